@@ -107,7 +107,8 @@ class Backend:
                     f"unknown dtype {dtype!r}; use 'float32' or 'float64' (or an xp dtype)"
                 )
             return getattr(self.xp, name)
-        if (isinstance(dtype, type) and issubclass(dtype, np.generic)) or isinstance(dtype, np.dtype):
+        is_numpy_type = isinstance(dtype, type) and issubclass(dtype, np.generic)
+        if is_numpy_type or isinstance(dtype, np.dtype):
             return getattr(self.xp, np.dtype(dtype).name)
         return dtype
 

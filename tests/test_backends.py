@@ -1,0 +1,280 @@
+"""The backend switch (XPNN_BACKEND), explicit backends, and seeded random numbers."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import xpnn
+from xpnn.backends import BackendError, backend_from_env, backend_of, get_backend
+
+HAS_TORCH = importlib.util.find_spec("torch") is not None
+
+
+# Run before ``import xpnn`` to make a library look absent, or CuPy look GPU-less.
+HIDE_TORCH = "import sys; sys.modules['torch'] = None\n"
+HIDE_CUPY = "import sys; sys.modules['cupy'] = None\n"
+CUPY_WITHOUT_GPU = (
+    "import sys, types\n"
+    "cupy = types.ModuleType('cupy')\n"
+    "cupy.cuda = types.SimpleNamespace(is_available=lambda: False)\n"
+    "sys.modules['cupy'] = cupy\n"
+)
+
+
+def _import_xpnn_with(value: str | None, prelude: str = "") -> subprocess.CompletedProcess:
+    """Import xpnn in a fresh interpreter with XPNN_BACKEND set to ``value`` (None: unset),
+    after running ``prelude``."""
+    env = {k: v for k, v in os.environ.items() if k != "XPNN_BACKEND"}
+    if value is not None:
+        env["XPNN_BACKEND"] = value
+    code = prelude + "import xpnn; print(xpnn.backend.name, xpnn.backend.device)"
+    return subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120
+    )
+
+
+# -- XPNN_BACKEND at import time, each in its own process ------------------------------------
+
+
+def test_unset_backend_defaults_to_numpy():
+    proc = _import_xpnn_with(None)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split()[0] == "numpy"
+
+
+def test_empty_backend_means_unset():
+    proc = _import_xpnn_with("   ")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split()[0] == "numpy"
+
+
+def test_backend_name_is_stripped_and_case_insensitive():
+    proc = _import_xpnn_with(" NumPy ")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split()[0] == "numpy"
+
+
+def test_unknown_backend_fails_at_import_listing_valid_names():
+    proc = _import_xpnn_with("tensorflow")
+    assert proc.returncode != 0
+    last = proc.stderr.strip().splitlines()[-1]
+    assert "BackendError" in last
+    assert "'tensorflow'" in last
+    for name in xpnn.BACKEND_NAMES:
+        assert name in last
+
+
+def test_array_api_strict_backend_from_env():
+    proc = _import_xpnn_with("array_api_strict")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split()[0] == "array_api_strict"
+
+
+@pytest.mark.skipif(not HAS_TORCH, reason="torch is not installed here")
+def test_torch_backend_from_env():
+    proc = _import_xpnn_with("torch")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["torch", "cpu"]
+
+
+def test_torch_backend_without_torch_says_what_to_install():
+    proc = _import_xpnn_with("torch", HIDE_TORCH)
+    assert proc.returncode != 0
+    last = proc.stderr.strip().splitlines()[-1]
+    assert "BackendError" in last and "pip install torch" in last
+
+
+def test_cupy_not_installed_says_what_to_install():
+    proc = _import_xpnn_with("cupy", HIDE_CUPY)
+    assert proc.returncode != 0
+    last = proc.stderr.strip().splitlines()[-1]
+    assert "BackendError" in last and "pip install 'xpnn[cuda]'" in last
+
+
+def test_cupy_without_cuda_fails_at_import_with_what_to_check():
+    """CuPy imports fine on a machine with no GPU; xpnn must probe and fail, never fall back."""
+    proc = _import_xpnn_with("cupy", CUPY_WITHOUT_GPU)
+    assert proc.returncode != 0
+    last = proc.stderr.strip().splitlines()[-1]
+    assert "BackendError" in last and "no usable CUDA device" in last
+    assert "nvidia-smi" in last
+
+
+def test_cupy_on_this_machine_either_works_or_fails_at_import():
+    """Whatever this machine has, XPNN_BACKEND=cupy never silently gives numpy."""
+    proc = _import_xpnn_with("cupy")
+    if proc.returncode == 0:
+        assert proc.stdout.split()[0] == "cupy"
+    else:
+        assert "BackendError" in proc.stderr
+
+
+# -- the same rules, in process ------------------------------------------------------------
+
+
+def test_backend_from_env_reads_the_given_mapping():
+    assert backend_from_env({}).name == "numpy"
+    assert backend_from_env({"XPNN_BACKEND": "Array_API_Strict"}).name == "array_api_strict"
+    with pytest.raises(BackendError, match="XPNN_BACKEND='jax'"):
+        backend_from_env({"XPNN_BACKEND": "jax"})
+
+
+def test_backend_error_is_an_import_error():
+    assert issubclass(BackendError, ImportError)
+
+
+def test_get_backend_none_is_the_default():
+    assert get_backend() is xpnn.backend
+
+
+def test_get_backend_passes_a_backend_through():
+    b = get_backend("array_api_strict", "device1")
+    assert get_backend(b) is b
+
+
+def test_get_backend_rejects_a_non_string():
+    with pytest.raises(TypeError, match="backend must be a name or a Backend"):
+        get_backend(3.5)
+
+
+def test_numpy_has_only_a_cpu_device():
+    with pytest.raises(BackendError, match="only the 'cpu' device"):
+        get_backend("numpy", "cuda:0")
+
+
+def test_unknown_dtype_name_is_rejected(backend):
+    with pytest.raises(ValueError, match="unknown dtype 'float8'"):
+        backend.dtype("float8")
+
+
+# -- data movement -------------------------------------------------------------------------
+
+
+def test_asarray_puts_host_data_on_the_device(backend, assert_on_device, to_np):
+    host = np.arange(6, dtype=np.float64).reshape(2, 3)
+    arr = backend.asarray(host, dtype="float32")
+    assert_on_device(arr)
+    assert arr.dtype == backend.xp.float32
+    np.testing.assert_array_equal(to_np(arr), host.astype(np.float32))
+
+
+def test_to_numpy_returns_a_host_copy(backend):
+    arr = backend.asarray(np.ones((2, 2), dtype=np.float32))
+    out = backend.to_numpy(arr)
+    assert isinstance(out, np.ndarray)
+    assert out.dtype == np.float32
+
+
+def test_asarray_accepts_read_only_host_arrays(backend, to_np):
+    host = np.arange(4, dtype=np.float32)
+    host.flags.writeable = False
+    np.testing.assert_array_equal(to_np(backend.asarray(host)), host)
+
+
+def test_synchronize_returns(backend):
+    backend.asarray(np.ones(3))
+    backend.synchronize()
+
+
+def test_backend_of_recovers_library_and_device(backend):
+    arr = backend.asarray(np.zeros(3, dtype=np.float32))
+    found = backend_of(arr)
+    assert found.name == backend.name
+    assert str(found.device) == str(backend.device)
+
+
+def test_backend_of_rejects_a_list():
+    with pytest.raises(TypeError, match="expected an array"):
+        backend_of([1.0, 2.0])
+
+
+# -- random numbers ------------------------------------------------------------------------
+
+
+def test_same_seed_same_numbers(backend, dtype, to_np):
+    a = backend.rng(7).normal((4, 5), std=0.5, dtype=dtype)
+    b = backend.rng(7).normal((4, 5), std=0.5, dtype=dtype)
+    np.testing.assert_array_equal(to_np(a), to_np(b))
+
+
+def test_different_seeds_different_numbers(backend, to_np):
+    a = backend.rng(1).random(100)
+    b = backend.rng(2).random(100)
+    assert not np.array_equal(to_np(a), to_np(b))
+
+
+def test_draws_are_on_the_device_in_the_requested_dtype(backend, dtype, assert_on_device):
+    g = backend.rng(0)
+    for arr in (g.normal((3, 2), dtype=dtype), g.uniform(5, -1.0, 1.0, dtype), g.random(4, dtype)):
+        assert_on_device(arr)
+        assert arr.dtype == dtype
+
+
+def test_normal_has_the_requested_moments(backend, to_np):
+    z = to_np(backend.rng(3).normal(200_000, std=2.0, mean=1.0, dtype="float64"))
+    assert abs(z.mean() - 1.0) < 0.02
+    assert abs(z.std() - 2.0) < 0.02
+
+
+def test_uniform_stays_in_its_interval(backend, to_np):
+    u = to_np(backend.rng(3).uniform(10_000, -2.0, 3.0, dtype="float64"))
+    assert u.min() >= -2.0 and u.max() < 3.0
+    assert abs(u.mean() - 0.5) < 0.05
+
+
+def test_permutation_is_a_permutation(backend, assert_on_device, to_np):
+    p = backend.rng(5).permutation(1000)
+    assert_on_device(p)
+    assert p.dtype == backend.xp.int64
+    np.testing.assert_array_equal(np.sort(to_np(p)), np.arange(1000))
+
+
+def test_state_round_trip_replays_the_stream(backend, to_np):
+    g = backend.rng(11)
+    g.normal(10)
+    state = g.get_state()
+    first = to_np(g.random(10))
+    g.random(3)
+    g.set_state(state)
+    np.testing.assert_array_equal(to_np(g.random(10)), first)
+
+
+def test_state_of_another_generator_kind_is_refused():
+    strict = get_backend("array_api_strict").rng(0)
+    state = strict.get_state()
+    state["kind"] = np.asarray("TorchGenerator")
+    with pytest.raises(ValueError, match="saved by a TorchGenerator"):
+        strict.set_state(state)
+
+
+def test_numpy_and_strict_draw_bit_identical_numbers():
+    a = get_backend("numpy").rng(42).normal((50,), dtype="float32")
+    b = get_backend("array_api_strict", "device1").rng(42).normal((50,), dtype="float32")
+    np.testing.assert_array_equal(np.asarray(a), get_backend("array_api_strict").to_numpy(b))
+
+
+def test_spawned_streams_are_independent_and_reproducible():
+    s1, s2 = xpnn.spawn_seeds(0, 2)
+    t1, t2 = xpnn.spawn_seeds(0, 2)
+    b = get_backend("numpy")
+    a1, a2 = b.rng(s1).random(50), b.rng(s2).random(50)
+    assert not np.array_equal(a1, a2)
+    np.testing.assert_array_equal(a1, b.rng(t1).random(50))
+    np.testing.assert_array_equal(a2, b.rng(t2).random(50))
+
+
+@pytest.mark.parametrize("seed", [-1, 1.5, "7", True])
+def test_bad_seed_is_rejected(seed):
+    with pytest.raises((TypeError, ValueError), match="seed"):
+        get_backend("numpy").rng(seed)
+
+
+def test_integer_dtype_is_refused_for_random_floats(backend):
+    with pytest.raises(ValueError, match="float32 or float64"):
+        backend.rng(0).normal(3, dtype="int32")
