@@ -63,6 +63,15 @@ class Backend:
     device: Any
     _lib: Any = field(repr=False)
 
+    @property
+    def is_cpu(self) -> bool:
+        """True when arrays live in host memory (reading a value costs no device sync)."""
+        if self.name == "cupy":
+            return False
+        if self.name == "torch":
+            return self.device.type == "cpu"
+        return True  # numpy; array_api_strict's devices are all host memory
+
     # -- data movement ------------------------------------------------------------------
     def asarray(self, data: Any, dtype: Any = None, *, copy: bool | None = None) -> Any:
         """Move ``data`` (a host NumPy array, a scalar, a list, or an array of this backend)
