@@ -395,7 +395,7 @@ class Momentum(Optimizer):
         p += v
 
 
-class Nesterov(Optimizer):
+class Nesterov(Momentum):
     """Nesterov's accelerated gradient in Bengio et al.'s form (arXiv:1212.0901, eq. 7):
 
         W ← W + α²v − (1 + α)η·∂L/∂W;   v ← αv − η·∂L/∂W
@@ -403,16 +403,8 @@ class Nesterov(Optimizer):
     computed as v ← αv − ηg; W ← W + αv − ηg. The same trajectory as
     ``torch.optim.SGD(lr=η, momentum=α, nesterov=True)`` while η is constant. (The book's
     listing updates v first and then adds α² times the *new* v, which is neither this form
-    nor torch's.)
+    nor torch's.) Same hyperparameters and state as :class:`Momentum`.
     """
-
-    slots = ("v",)
-    hyperparameters = ("lr", "momentum")
-    momentum = _Hyperparameter(_unit_interval)
-
-    def __init__(self, lr: float = 0.01, momentum: float = 0.9) -> None:
-        super().__init__(lr)
-        self.momentum = momentum
 
     def _update_param(self, xp, p, g, state, step):
         v = state["v"]
