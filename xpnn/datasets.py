@@ -1,0 +1,383 @@
+"""MNIST, as the book's ``dataset/mnist.py`` loads it: found, downloaded, verified, parsed.
+
+::
+
+    (x_train, t_train), (x_test, t_test) = load_mnist(normalize=True, flatten=True)
+    (x_tr, t_tr), (x_val, t_val) = train_val_split(x_train, t_train, val_ratio=0.2, seed=0)
+
+Everything here is host I/O and returns host NumPy arrays; a backend moves them to its
+device (``backend.asarray``), once.
+
+**Where the files live.** ``data_dir`` when given, else ``$XPNN_DATA/mnist``, else
+``~/.cache/xpnn/mnist``. The four canonical files (``train-images-idx3-ubyte``,
+``train-labels-idx1-ubyte``, ``t10k-images-idx3-ubyte``, ``t10k-labels-idx1-ubyte``) are
+accepted gzipped (``.gz``, as the mirrors serve them) or decompressed; when both are there,
+the decompressed one is read.
+
+**Nothing unverified is used.** Every file's decompressed content is checked against the
+SHA-256 in :data:`MNIST_SHA256` on every load (about 0.03 s for all four) and a mismatch is
+refused, naming the file; the IDX parser then checks magic numbers, dimensions and lengths.
+A missing file is downloaded from each of :data:`MNIST_MIRRORS` in turn into a temporary
+file in the target folder, which is renamed into place only once its checksum matches; a
+failed, truncated or corrupt download is deleted, never kept or used. When no mirror can be
+reached, :class:`DatasetNotFoundError` says which files are missing, where they were looked
+for and how to provide them.
+
+**Labels are int64** (the book's loader gives uint8): int64 is the index type every array
+library accepts, where torch would read a uint8 index array as a boolean mask.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import http.client
+import os
+import tempfile
+import zlib
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+from urllib.request import urlopen
+
+import numpy as np
+
+__all__ = [
+    "MNIST_FILES",
+    "MNIST_MIRRORS",
+    "MNIST_SHA256",
+    "DatasetError",
+    "DatasetNotFoundError",
+    "default_data_dir",
+    "load_mnist",
+    "read_idx",
+    "shuffle_dataset",
+    "train_val_split",
+]
+
+#: The four files, by role: (file name without ``.gz``, IDX magic number).
+MNIST_FILES: dict[str, tuple[str, int]] = {
+    "train_img": ("train-images-idx3-ubyte", 2051),
+    "train_label": ("train-labels-idx1-ubyte", 2049),
+    "test_img": ("t10k-images-idx3-ubyte", 2051),
+    "test_label": ("t10k-labels-idx1-ubyte", 2049),
+}
+
+#: SHA-256 of each file's *decompressed* content (the canonical MNIST payload), so one hash
+#: covers both the ``.gz`` and the raw form. Computed with ``zcat FILE.gz | sha256sum`` from
+#: the files of ossci-datasets.s3.amazonaws.com/mnist/; they agree with the second block of
+#: the SHA256SUMS shipped next to those files. Tests replace entries to check tiny files.
+MNIST_SHA256: dict[str, str] = {
+    "train-images-idx3-ubyte": "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
+    "train-labels-idx1-ubyte": "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
+    "t10k-images-idx3-ubyte": "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
+    "t10k-labels-idx1-ubyte": "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
+}
+
+#: Mirrors tried in turn for a missing file (``<mirror><name>.gz``).
+MNIST_MIRRORS: tuple[str, ...] = (
+    "https://ossci-datasets.s3.amazonaws.com/mnist/",
+    "https://storage.googleapis.com/cvdf-datasets/mnist/",
+    "http://yann.lecun.com/exdb/mnist/",
+)
+
+_DOWNLOAD_TIMEOUT_S = 30.0
+_CHUNK = 1 << 20
+
+# IDX element types: third byte of the magic number -> big-endian dtype.
+_IDX_DTYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
+
+
+class DatasetError(ValueError):
+    """A dataset file is unusable: wrong checksum, not gzip, or not a valid IDX file."""
+
+
+class DatasetNotFoundError(FileNotFoundError):
+    """Dataset files are missing and could not be downloaded."""
+
+
+# -- where ----------------------------------------------------------------------------------
+def default_data_dir() -> Path:
+    """The folder MNIST is looked for in without ``data_dir``: ``$XPNN_DATA/mnist`` when
+    ``XPNN_DATA`` is set (and not blank), else ``~/.cache/xpnn/mnist``."""
+    root = os.environ.get("XPNN_DATA", "").strip()
+    if root:
+        return Path(root).expanduser() / "mnist"
+    return Path("~/.cache/xpnn/mnist").expanduser()
+
+
+def _find(folder: Path, name: str) -> Path | None:
+    for candidate in (folder / name, folder / f"{name}.gz"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+# -- reading and checking -------------------------------------------------------------------
+def _gunzip(data: bytes, source: Any) -> bytes:
+    try:
+        return gzip.decompress(data)
+    except (OSError, EOFError, zlib.error) as exc:
+        raise DatasetError(
+            f"{source}: not a valid gzip file ({exc}); delete it or replace it"
+        ) from None
+
+
+def _read_content(path: Path) -> bytes:
+    """The decompressed content of ``path`` (read as gzip when its name ends in ``.gz``)."""
+    data = path.read_bytes()
+    return _gunzip(data, path) if path.suffix == ".gz" else data
+
+
+def _check_sha256(source: Any, content: bytes, name: str) -> None:
+    """Refuse ``content`` (the decompressed bytes of ``source``) unless its SHA-256 is the
+    known-good one for ``name``."""
+    expected = MNIST_SHA256[name]
+    actual = hashlib.sha256(content).hexdigest()
+    if actual != expected:
+        raise DatasetError(
+            f"{source}: checksum mismatch, refusing to use it: the SHA-256 of its content "
+            f"(decompressed, if gzipped) is {actual}, expected {expected} (a truncated or "
+            "corrupt copy?). Delete it to have it downloaded again, or replace it with a good copy."
+        )
+
+
+def _parse_idx(content: bytes, source: Any) -> np.ndarray:
+    """Parse IDX bytes into a (writable, native-endian) array; ``source`` names the file."""
+    if len(content) < 4:
+        raise DatasetError(
+            f"{source}: not an IDX file: {len(content)} bytes, too short for a header"
+        )
+    zero, code, ndim = int.from_bytes(content[:2], "big"), content[2], content[3]
+    magic = int.from_bytes(content[:4], "big")
+    if zero != 0 or code not in _IDX_DTYPES or ndim == 0:
+        raise DatasetError(f"{source}: not an IDX file (bad magic number {magic:#010x})")
+    header = 4 + 4 * ndim
+    if len(content) < header:
+        raise DatasetError(
+            f"{source}: truncated IDX header: {ndim} dimensions need {header} bytes, "
+            f"the file has {len(content)}"
+        )
+    shape = tuple(int.from_bytes(content[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
+    dtype = np.dtype(_IDX_DTYPES[code])
+    expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    actual = len(content) - header
+    if actual != expected:
+        dims = "×".join(str(s) for s in shape)
+        problem = "truncated" if actual < expected else f"{actual - expected} bytes too long"
+        raise DatasetError(
+            f"{source}: {problem}: the header says {dims} items ({expected} bytes of data), "
+            f"the file holds {actual} bytes"
+        )
+    array = np.frombuffer(content, dtype=dtype, offset=header).reshape(shape)
+    return array.astype(dtype.newbyteorder("="))  # a writable native-endian copy
+
+
+def read_idx(path: str | os.PathLike) -> np.ndarray:
+    """Read one IDX file (gzipped when its name ends in ``.gz``) into a NumPy array.
+
+    The shape and dtype are the file's (MNIST: ``uint8``, ``(N, 28, 28)`` images or ``(N,)``
+    labels). Raises :class:`DatasetError` naming the file when it is not gzip, has a bad
+    magic number, or its length disagrees with its header. No checksum is checked.
+    """
+    path = Path(path)
+    return _parse_idx(_read_content(path), path)
+
+
+def _load_file(path: Path, name: str, magic: int) -> np.ndarray:
+    content = _read_content(path)
+    _check_sha256(path, content, name)
+    found = int.from_bytes(content[:4], "big") if len(content) >= 4 else None
+    if found != magic:
+        kind = "images" if magic == 2051 else "labels"
+        shown = "none" if found is None else str(found)
+        raise DatasetError(
+            f"{path}: bad magic number {shown}, expected {magic} (MNIST {kind}); is this the "
+            "right file?"
+        )
+    array = _parse_idx(content, path)
+    if magic == 2051 and array.shape[1:] != (28, 28):
+        raise DatasetError(f"{path}: images are {array.shape[1:]}, expected (28, 28)")
+    if magic == 2049 and array.size and int(array.max()) > 9:
+        raise DatasetError(f"{path}: label {int(array.max())} is out of range 0..9")
+    return array
+
+
+# -- downloading ----------------------------------------------------------------------------
+def _try_download(folder: Path, name: str) -> tuple[Path | None, list[str]]:
+    """Download ``name.gz`` into ``folder`` from the first mirror whose copy verifies.
+
+    Returns the final path (``None`` when every mirror failed) and one line per failure.
+    Raises :class:`DatasetNotFoundError` when ``folder`` cannot be written to.
+    """
+    target = folder / f"{name}.gz"
+    errors: list[str] = []
+    for mirror in MNIST_MIRRORS:
+        url = f"{mirror}{name}.gz"
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            fd, tmp_name = tempfile.mkstemp(prefix=f".{name}.gz.", suffix=".part", dir=folder)
+        except OSError as exc:
+            raise DatasetNotFoundError(
+                f"cannot download MNIST into {folder}: {exc}. Point data_dir or XPNN_DATA at a "
+                "writable folder, or copy the files there yourself."
+            ) from None
+        tmp = Path(tmp_name)
+        try:
+            with os.fdopen(fd, "wb") as out, urlopen(url, timeout=_DOWNLOAD_TIMEOUT_S) as resp:
+                while chunk := resp.read(_CHUNK):
+                    out.write(chunk)
+                out.flush()
+                os.fsync(out.fileno())
+            _check_sha256(url, _gunzip(tmp.read_bytes(), url), name)
+            os.replace(tmp, target)
+            return target, errors
+        except (OSError, EOFError, zlib.error, http.client.HTTPException, DatasetError) as exc:
+            errors.append(f"{url}: {exc}")
+        finally:
+            tmp.unlink(missing_ok=True)
+    return None, errors
+
+
+def _not_found(folder: Path, missing: Iterable[str], errors: list[str]) -> DatasetNotFoundError:
+    names = list(missing)
+    listed = "\n".join(f"  {n} (or {n}.gz)" for n in names)
+    tried = "\n".join(f"  {e}" for e in errors) or "  (downloading was disabled)"
+    return DatasetNotFoundError(
+        f"MNIST files missing from {folder}:\n{listed}\n"
+        f"Downloading them failed:\n{tried}\n"
+        "To provide them, copy the four files (gzipped or not) into that folder, or point "
+        "load_mnist(data_dir=...) or the XPNN_DATA environment variable (which is used as "
+        "$XPNN_DATA/mnist) at a folder that has them; they are served at "
+        + ", ".join(MNIST_MIRRORS)
+    )
+
+
+# -- the book's loader ----------------------------------------------------------------------
+def load_mnist(
+    normalize: bool = True,
+    flatten: bool = True,
+    one_hot_label: bool = False,
+    *,
+    data_dir: str | os.PathLike | None = None,
+    download: bool = True,
+) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    """Load MNIST as ``((x_train, t_train), (x_test, t_test))``, host NumPy arrays.
+
+    Parameters
+    ----------
+    normalize:
+        Images as float32 in [0, 1] (``pixel / 255``) when true, else the raw uint8 pixels.
+    flatten:
+        Images of shape ``(N, 784)`` when true, else ``(N, 1, 28, 28)``, as the book's.
+    one_hot_label:
+        Labels as float32 one-hot rows ``(N, 10)`` when true, else int64 ``(N,)`` in 0..9.
+    data_dir:
+        The folder holding the files; default :func:`default_data_dir`.
+    download:
+        Fetch missing files from :data:`MNIST_MIRRORS` (else a missing file is an error).
+
+    ``N`` is 60000 for training and 10000 for testing. Raises :class:`DatasetNotFoundError`
+    when files are missing and cannot be downloaded, :class:`DatasetError` when a file is
+    corrupt (checksum, gzip or IDX structure); either names the file or folder.
+    """
+    folder = Path(data_dir).expanduser() if data_dir is not None else default_data_dir()
+    paths: dict[str, Path] = {}
+    missing = [name for name, _ in MNIST_FILES.values() if _find(folder, name) is None]
+    errors: list[str] = []
+    if missing and download:
+        for name in list(missing):
+            path, errs = _try_download(folder, name)
+            errors += errs
+            if path is None:
+                break
+            missing.remove(name)
+    if missing:
+        raise _not_found(folder, missing, errors)
+    for name, _ in MNIST_FILES.values():
+        found = _find(folder, name)
+        assert found is not None
+        paths[name] = found
+
+    arrays = {
+        key: _load_file(paths[name], name, magic) for key, (name, magic) in MNIST_FILES.items()
+    }
+    for split in ("train", "test"):
+        x, t = arrays[f"{split}_img"], arrays[f"{split}_label"]
+        if len(x) != len(t):
+            raise DatasetError(
+                f"{folder}: {split} set has {len(x)} images but {len(t)} labels "
+                f"({paths[MNIST_FILES[f'{split}_img'][0]].name}, "
+                f"{paths[MNIST_FILES[f'{split}_label'][0]].name})"
+            )
+
+    def images(x: np.ndarray) -> np.ndarray:
+        if normalize:
+            x = x.astype(np.float32)
+            x /= np.float32(255.0)
+        return x.reshape(len(x), -1) if flatten else x.reshape(len(x), 1, *x.shape[1:])
+
+    def labels(t: np.ndarray) -> np.ndarray:
+        if one_hot_label:
+            return (t[:, None] == np.arange(10, dtype=t.dtype)).astype(np.float32)
+        return t.astype(np.int64)
+
+    return (
+        (images(arrays["train_img"]), labels(arrays["train_label"])),
+        (images(arrays["test_img"]), labels(arrays["test_label"])),
+    )
+
+
+# -- shuffling and splitting ----------------------------------------------------------------
+def _check_pair(x: Any, t: Any) -> tuple[np.ndarray, np.ndarray]:
+    x, t = np.asarray(x), np.asarray(t)
+    if x.ndim == 0 or t.ndim == 0:
+        raise ValueError(f"x and t must have a sample axis, got shapes {x.shape} and {t.shape}")
+    if len(x) != len(t):
+        raise ValueError(f"x and t have different numbers of samples: {len(x)} and {len(t)}")
+    return x, t
+
+
+def shuffle_dataset(x: Any, t: Any, seed: Any = None) -> tuple[np.ndarray, np.ndarray]:
+    """Shuffle samples and labels together (the book's ``shuffle_dataset``, seeded).
+
+    ``x`` is ``(N, ...)``, ``t`` is ``(N,)`` or ``(N, K)``; both host arrays. ``seed`` is
+    anything :func:`numpy.random.default_rng` takes (an int, a ``SeedSequence``, a
+    ``Generator``, or ``None`` for fresh entropy). Returns new arrays of the same shapes and
+    dtypes; the same seed gives the same order.
+    """
+    x, t = _check_pair(x, t)
+    perm = np.random.default_rng(seed).permutation(len(x))
+    return x[perm], t[perm]
+
+
+def train_val_split(
+    x: Any,
+    t: Any,
+    val_ratio: float = 0.2,
+    *,
+    seed: Any = None,
+    shuffle: bool = True,
+) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    """Split off a validation set: ``((x_train, t_train), (x_val, t_val))``.
+
+    As the book's chapter 6 search does: shuffle (with ``seed``, see :func:`shuffle_dataset`;
+    skipped when ``shuffle=False``), then the first ``int(N * val_ratio)`` samples are the
+    validation set and the rest the training set. ``val_ratio`` must be in (0, 1) and leave
+    at least one sample on each side. Shapes and dtypes are kept.
+    """
+    x, t = _check_pair(x, t)
+    if isinstance(val_ratio, bool) or not isinstance(val_ratio, int | float | np.floating):
+        raise TypeError(f"val_ratio must be a number in (0, 1), got {val_ratio!r}")
+    if not 0.0 < float(val_ratio) < 1.0:
+        raise ValueError(f"val_ratio must be in (0, 1), got {val_ratio!r}")
+    n = len(x)
+    n_val = int(n * float(val_ratio))
+    if n_val < 1 or n_val >= n:
+        raise ValueError(
+            f"val_ratio={val_ratio!r} of {n} samples leaves {n_val} for validation and "
+            f"{n - n_val} for training; each needs at least one"
+        )
+    order = np.random.default_rng(seed).permutation(n) if shuffle else np.arange(n)
+    val, train = order[:n_val], order[n_val:]
+    return (x[train], t[train]), (x[val], t[val])
