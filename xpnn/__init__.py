@@ -13,7 +13,34 @@ from .backends import (
     default_backend,
     get_backend,
 )
+from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from .datasets import (
+    DatasetError,
+    DatasetNotFoundError,
+    load_mnist,
+    read_idx,
+    shuffle_dataset,
+    train_val_split,
+)
+from .gradcheck import GradCheckReport, check_gradients, check_layer, numerical_gradient
+from .initializers import INITIALIZERS, resolve_init
+from .layers import Affine, BatchNormalization, Dropout, Relu, Sigmoid, SoftmaxWithLoss, Tanh
+from .network import MultiLayerNet
+from .optimizers import (
+    OPTIMIZERS,
+    SGD,
+    AdaGrad,
+    Adam,
+    AdamW,
+    Momentum,
+    Nesterov,
+    Optimizer,
+    RMSprop,
+    get_optimizer,
+)
 from .random import Generator, spawn_seeds
+from .training import DivergenceError, Trainer
+from .tuning import Choice, IntUniform, LogUniform, SearchResult, Trial, Uniform, random_search
 
 #: The default backend, read once from ``XPNN_BACKEND`` at import (``numpy`` when unset).
 backend: Backend = default_backend
@@ -22,12 +49,54 @@ __version__ = "0.1.0"
 
 __all__ = [
     "BACKEND_NAMES",
+    "INITIALIZERS",
+    "OPTIMIZERS",
+    "SGD",
+    "AdaGrad",
+    "Adam",
+    "AdamW",
+    "Affine",
     "Backend",
     "BackendError",
+    "BatchNormalization",
+    "CheckpointError",
+    "Choice",
+    "DatasetError",
+    "DatasetNotFoundError",
+    "DivergenceError",
+    "Dropout",
     "Generator",
+    "GradCheckReport",
+    "IntUniform",
+    "LogUniform",
+    "Momentum",
+    "MultiLayerNet",
+    "Nesterov",
+    "Optimizer",
+    "RMSprop",
+    "Relu",
+    "SearchResult",
+    "Sigmoid",
+    "SoftmaxWithLoss",
+    "Tanh",
+    "Trainer",
+    "Trial",
+    "Uniform",
     "__version__",
     "backend",
     "backend_of",
+    "check_gradients",
+    "check_layer",
     "get_backend",
+    "get_optimizer",
+    "load_checkpoint",
+    "load_mnist",
+    "numerical_gradient",
+    "random_search",
+    "read_idx",
+    "resolve_init",
+    "save_checkpoint",
+    "shuffle_dataset",
     "spawn_seeds",
+    "train_val_split",
 ]
