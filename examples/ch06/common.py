@@ -1,0 +1,103 @@
+"""What every chapter-6 experiment script shares: its command line, its output, MNIST.
+
+Each script takes ``--backend``, ``--seed``, ``--out DIR`` (a PNG and a JSON of the numbers
+go there) and ``--quick`` (a reduced size that runs in seconds, for the tests), prints a small
+table, and returns its numbers from ``main(argv)`` so tests can assert on them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+import xpnn
+
+
+def parser(description: str) -> argparse.ArgumentParser:
+    """An argument parser with the options every experiment has."""
+    p = argparse.ArgumentParser(description=description)
+    p.add_argument(
+        "--backend",
+        default=None,
+        help=f"one of {', '.join(xpnn.BACKEND_NAMES)} (default: XPNN_BACKEND, else numpy)",
+    )
+    p.add_argument("--seed", type=int, default=0, help="seed for data order and init")
+    p.add_argument("--out", default="out/ch06", help="folder for the PNG and the JSON")
+    p.add_argument("--quick", action="store_true", help="a reduced size that runs in seconds")
+    p.add_argument("--data-dir", default=None, help="folder holding the four MNIST files")
+    return p
+
+
+def backend(args: argparse.Namespace) -> xpnn.Backend:
+    """The backend the command line asked for (the default one when none)."""
+    return xpnn.get_backend(args.backend)
+
+
+def mnist(args: argparse.Namespace, n_train: int | None = None, n_test: int | None = None):
+    """MNIST as host arrays ``((x_train, t_train), (x_test, t_test))``, optionally the first
+    ``n_train`` / ``n_test`` samples of each (the book takes the first ones too)."""
+    (x, t), (xt, tt) = xpnn.load_mnist(normalize=True, data_dir=args.data_dir)
+    return (x[:n_train], t[:n_train]), (xt[:n_test], tt[:n_test])
+
+
+def format_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    """A plain text table; floats get 4 significant decimals."""
+
+    def cell(v: Any) -> str:
+        if isinstance(v, float):
+            return f"{v:.4f}" if (math.isfinite(v) and abs(v) >= 1e-3) or v == 0 else f"{v:.3g}"
+        return str(v)
+
+    cells = [[cell(v) for v in row] for row in rows]
+    widths = [max(len(h), *(len(r[i]) for r in cells)) for i, h in enumerate(header)]
+    line = "  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True))
+    out = [line, "  ".join("-" * w for w in widths)]
+    out += ["  ".join(c.rjust(w) for c, w in zip(r, widths, strict=True)) for r in cells]
+    return "\n".join(out)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return _jsonable(value.tolist())
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def save_results(out_dir: str, name: str, results: dict[str, Any], fig: Any = None) -> None:
+    """Write ``name.json`` (the numbers) and, given a matplotlib figure, ``name.png``."""
+    os.makedirs(out_dir, exist_ok=True)
+    with open(os.path.join(out_dir, f"{name}.json"), "w") as f:
+        json.dump(_jsonable(results), f, indent=1, allow_nan=False)
+    if fig is not None:
+        fig.savefig(os.path.join(out_dir, f"{name}.png"), dpi=110)
+
+
+def pyplot():
+    """matplotlib.pyplot on the Agg (file-only) backend."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def smooth(values: Sequence[float], window: int = 20) -> np.ndarray:
+    """The running mean the book's figures draw (``smooth_curve`` in its ``common/util``)."""
+    v = np.asarray(values, dtype=np.float64)
+    if v.size < window:
+        return v
+    return np.convolve(v, np.ones(window) / window, mode="valid")
