@@ -73,8 +73,8 @@ class Affine:
 
     def forward(self, x: Any, train_flg: bool = False) -> Any:
         self.original_x_shape = tuple(x.shape)
-        if x.ndim != 2:
-            x = array_namespace(x).reshape(x, (x.shape[0], -1))
+        if x.ndim != 2:  # the size is explicit: -1 cannot be inferred for an empty batch
+            x = array_namespace(x).reshape(x, (x.shape[0], math.prod(x.shape[1:])))
         self.x = x
         out = x @ self.W
         out += self.b
