@@ -23,10 +23,11 @@ dtype (a different float dtype raises ``TypeError``: convert it once, up front, 
 paying a silent copy every batch). Integer images raise ``TypeError`` (normalise to float,
 e.g. ``x / 255``).
 
-**Value checks** (NaN or infinity in ``x``, labels out of range) run where reading a value
-costs no device synchronisation: on host NumPy input before it is moved, and on any input
-when the backend computes on the CPU. Arrays already on a GPU are not value-checked (that
-would stall the device every batch); the Trainer checks its data once, on the host.
+**Value checks** (NaN or infinity in ``x``, host values beyond the range of the
+network's dtype, labels out of range) run where reading a value costs no device
+synchronisation: on host NumPy input before it is moved, and on any input when the backend
+computes on the CPU. Arrays already on a GPU are not value-checked (that would stall the
+device every batch); the Trainer checks its data once, on the host.
 
 **Randomness.** ``seed`` is split with :func:`xpnn.random.spawn_seeds` into two streams:
 one draws the initial weights, the other (``net.dropout_rng``) the dropout masks during
@@ -295,6 +296,17 @@ class MultiLayerNet:
             if bad == "NaN" or bool(xp.any(xp.isinf(x))):
                 raise ValueError(
                     f"{name} contains {bad}; clean the input (e.g. np.nan_to_num) first"
+                )
+        if is_numpy_array(x) and x.size and x.dtype != getattr(xp, self.dtype_name):
+            # Host input is converted to the network's dtype: from a wider float, values
+            # beyond the narrower one's range would turn into infinity there.
+            limit = float(xp.finfo(getattr(xp, self.dtype_name)).max)
+            if float(xp.finfo(x.dtype).max) > limit and (
+                float(xp.max(x)) > limit or float(xp.min(x)) < -limit
+            ):
+                raise ValueError(
+                    f"{name} has values beyond the range of {self.dtype_name} (|x| > "
+                    f"{limit:.4g}): converted, they would be infinity; rescale the input"
                 )
         if is_numpy_array(x) and self.backend.name != "numpy":
             return self.backend.asarray(x, dtype=self.dtype)
