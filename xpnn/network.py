@@ -24,10 +24,11 @@ paying a silent copy every batch). Integer images raise ``TypeError`` (normalise
 e.g. ``x / 255``).
 
 **Value checks** (NaN or infinity in ``x``, host values beyond the range of the
-network's dtype, labels out of range) run where reading a value costs no device
-synchronisation: on host NumPy input before it is moved, and on any input when the backend
-computes on the CPU. Arrays already on a GPU are not value-checked (that would stall the
-device every batch); the Trainer checks its data once, on the host.
+network's dtype, labels out of range, one-hot values outside [0, 1] or not finite) run
+where reading a value costs no device synchronisation: on host NumPy input before it is
+moved, and on any input when the backend computes on the CPU. Arrays already on a GPU are
+not value-checked (that would stall the device every batch); the Trainer checks its data
+once, on the host.
 
 **Randomness.** ``seed`` is split with :func:`xpnn.random.spawn_seeds` into two streams:
 one draws the initial weights, the other (``net.dropout_rng``) the dropout masks during
@@ -321,7 +322,9 @@ class MultiLayerNet:
 
     def check_labels(self, t: Any, n: int, name: str = "t") -> Any:
         """Validate labels for a batch of ``n`` samples: integers (n,) in
-        [0, output_size) or one-hot (n, output_size). Returns them on the network's device
+        [0, output_size) or one-hot (n, output_size) rows of class probabilities (values in
+        [0, 1]; soft labels are fine; NaN and infinity are not, where values are checked,
+        see the module docstring). Returns them on the network's device
         (integer labels as int64 when moved from the host, one-hot in the network's dtype).
         """
         cheap = self._check_array(t, name)
@@ -352,6 +355,18 @@ class MultiLayerNet:
                 )
             if xp.isdtype(t.dtype, "complex floating"):
                 raise TypeError(f"{name} has complex dtype; labels must be real")
+            if cheap and n and not xp.isdtype(t.dtype, "bool"):
+                lo, hi = float(xp.min(t)), float(xp.max(t))
+                if not (math.isfinite(lo) and math.isfinite(hi)):
+                    bad = "NaN" if bool(xp.any(xp.isnan(t))) else "infinity"
+                    raise ValueError(
+                        f"{name} contains {bad}; one-hot labels are class probabilities"
+                    )
+                if lo < 0.0 or hi > 1.0:
+                    raise ValueError(
+                        f"{name} has values outside [0, 1] (from {lo:g} to {hi:g}); one-hot "
+                        "(or soft) labels are class probabilities"
+                    )
             if is_numpy_array(t) and self.backend.name != "numpy":
                 return self.backend.asarray(t, dtype=self.dtype)
             return t
