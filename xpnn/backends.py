@@ -82,8 +82,12 @@ class Backend:
         if self.name == "array_api_strict" and isinstance(data, np.ndarray):
             # array_api_strict rejects some NumPy scalar types; go through a plain buffer.
             data = np.ascontiguousarray(data)
-        if self.name == "torch" and isinstance(data, np.ndarray) and not data.flags.writeable:
-            data = np.array(data)  # torch warns on read-only buffers
+        if self.name == "torch" and isinstance(data, np.ndarray):
+            if copy or not data.flags.writeable:
+                # torch warns on read-only buffers, and torch.asarray(copy=True) fails on a
+                # 0-d array with a dtype change ("can't alias tensor with dtype 'Double'
+                # into dtype 'Float'"): take a private host copy and let torch convert it.
+                data, copy = np.array(data), None
         return self.xp.asarray(data, dtype=dtype, device=self.device, copy=copy)
 
     def to_numpy(self, array: Any) -> np.ndarray:
