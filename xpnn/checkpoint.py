@@ -282,7 +282,9 @@ def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
         zf = zipfile.ZipFile(source)
     except FileNotFoundError:
         raise FileNotFoundError(f"no checkpoint at {source}") from None
-    except (zipfile.BadZipFile, EOFError) as exc:
+    except (zipfile.BadZipFile, EOFError, NotImplementedError, ValueError) as exc:
+        # A damaged central directory can also read as a zip "version" this Python does not
+        # implement (NotImplementedError) or an undecodable name (UnicodeDecodeError).
         raise CheckpointError(
             f"{source}: not a readable checkpoint ({exc}): the file is truncated, corrupt, "
             "or not an .npz"
