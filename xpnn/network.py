@@ -484,8 +484,9 @@ class MultiLayerNet:
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         """Load a :meth:`state_dict` (from any backend) into this network, in place.
 
-        Every array is checked first — a missing or unexpected key, or a shape that differs
-        from this network's, raises ``ValueError`` naming it, and nothing is changed — then
+        Everything is checked first — a missing or unexpected key, a shape that differs
+        from this network's, values that are not numbers, or a damaged ``'dropout_rng'``
+        state raise ``ValueError`` naming it, and nothing is changed — then the arrays are
         converted to this network's dtype and copied into the existing arrays (so
         ``params`` and the layers keep sharing them). A ``'dropout_rng'`` state restores
         the dropout generator when it was saved on the same kind of backend; otherwise a
@@ -511,13 +512,21 @@ class MultiLayerNet:
                     f"state_dict[{key!r}] has shape {tuple(value.shape)}, but this network's "
                     f"{key} has shape {tuple(target.shape)}"
                 )
-            new[key] = self.backend.asarray(value, dtype=self.dtype)
-        for key, target in targets.items():
-            target[...] = new[key]
+            try:
+                new[key] = self.backend.asarray(value, dtype=self.dtype)
+            except (TypeError, ValueError) as exc:
+                raise ValueError(
+                    f"state_dict[{key!r}] cannot be converted to {self.dtype_name} ({exc})"
+                ) from None
         rng_state = state.get("dropout_rng")
         if rng_state is not None and self.use_dropout:
+            if not isinstance(rng_state, Mapping):
+                raise ValueError(
+                    "state_dict['dropout_rng'] must be a generator state (a dict), not "
+                    f"{type(rng_state).__name__}"
+                )
             try:
-                self.dropout_rng.set_state(rng_state)
+                self.dropout_rng._check_state(rng_state)
             except ValueError as exc:
                 warnings.warn(
                     f"dropout generator state not restored ({exc}); dropout masks continue "
@@ -525,3 +534,13 @@ class MultiLayerNet:
                     RuntimeWarning,
                     stacklevel=2,
                 )
+            else:  # restored before any array is written: a damaged state changes nothing
+                try:
+                    self.dropout_rng.set_state(rng_state)
+                except (TypeError, ValueError, KeyError, RuntimeError) as exc:
+                    raise ValueError(
+                        f"state_dict['dropout_rng'] is not a valid "
+                        f"{type(self.dropout_rng).__name__} state ({exc!r})"
+                    ) from None
+        for key, target in targets.items():
+            target[...] = new[key]
