@@ -337,32 +337,49 @@ class Trainer:
         save_checkpoint(path, self.state_dict())
 
     def load_checkpoint(self, path: str | os.PathLike) -> None:
-        """Restore a checkpoint written by :meth:`save_checkpoint` (any backend)."""
+        """Restore a checkpoint written by :meth:`save_checkpoint` (any backend).
+
+        Everything is read and checked before anything is changed: a checkpoint that cannot
+        be used (damaged, from another optimizer or network shape, past ``epochs``) raises
+        ``ValueError`` naming the file and leaves this trainer, its network and its
+        optimizer as they were.
+        """
+        source = os.fspath(path)
         tree = load_checkpoint(path)
         try:
             trainer, history = tree["trainer"], tree["history"]
             network_state, optimizer_state = tree["network"], tree["optimizer"]
+            saved_opt = str(trainer["optimizer_name"])
+            epoch, step = int(trainer["epoch"]), int(trainer["iter"])
+            seed = np.random.SeedSequence(
+                int(trainer["seed_entropy"]),
+                spawn_key=tuple(int(k) for k in trainer["seed_spawn_key"]),
+            )
+            lists = [
+                [float(v) for v in history[k]]
+                for k in ("train_loss", "train_acc", "test_acc", "epoch_time")
+            ]
         except KeyError as exc:
-            raise ValueError(f"{os.fspath(path)} is not a Trainer checkpoint: no {exc}") from None
-        saved_opt = str(trainer["optimizer_name"])
+            raise ValueError(f"{source} is not a Trainer checkpoint: no {exc}") from None
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"{source} is not a valid Trainer checkpoint ({exc})") from None
         if saved_opt != type(self.optimizer).__name__:
             raise ValueError(
-                f"{os.fspath(path)} was saved with optimizer {saved_opt}, "
+                f"{source} was saved with optimizer {saved_opt}, "
                 f"but this trainer uses {type(self.optimizer).__name__}"
             )
-        if int(trainer["epoch"]) > self.epochs:
-            raise ValueError(
-                f"{os.fspath(path)} is at epoch {int(trainer['epoch'])}, past epochs={self.epochs}"
-            )
-        self.network.load_state_dict(network_state)
-        self.optimizer.load_state_dict(optimizer_state)
-        self.current_epoch = int(trainer["epoch"])
-        self.current_iter = int(trainer["iter"])
-        self._seed = np.random.SeedSequence(
-            int(trainer["seed_entropy"]),
-            spawn_key=tuple(int(k) for k in trainer["seed_spawn_key"]),
-        )
-        self.train_loss_list = [float(v) for v in history["train_loss"]]
-        self.train_acc_list = [float(v) for v in history["train_acc"]]
-        self.test_acc_list = [float(v) for v in history["test_acc"]]
-        self.epoch_time_list = [float(v) for v in history["epoch_time"]]
+        if epoch > self.epochs:
+            raise ValueError(f"{source} is at epoch {epoch}, past epochs={self.epochs}")
+        if epoch < 0 or step < 0:
+            raise ValueError(f"{source} has epoch {epoch} and step {step}; both must be ≥ 0")
+        previous = self.optimizer.state_dict()
+        try:  # each load is checked before it changes anything; undo the first if the second fails
+            self.optimizer.load_state_dict(optimizer_state)
+            self.network.load_state_dict(network_state)
+        except BaseException as exc:
+            self.optimizer.load_state_dict(previous)
+            if isinstance(exc, TypeError | ValueError):
+                raise ValueError(f"{source}: {exc}") from None
+            raise
+        self.current_epoch, self.current_iter, self._seed = epoch, step, seed
+        self.train_loss_list, self.train_acc_list, self.test_acc_list, self.epoch_time_list = lists
