@@ -163,6 +163,18 @@ def _numpy_blocks(xp: Any, p: Any, g: Any, state: dict[str, Any]) -> Any:
     )
 
 
+def _eps(xp: Any, dtype: Any, eps: float) -> float:
+    """``eps`` for an array of ``dtype``, raised to its smallest normal number if smaller.
+
+    A smaller ε rounds to 0 in ``dtype`` (float32 below ~1e-45; Adam's ε·√(1 − β₂ᵗ) can
+    underflow even in Python) or is flushed to 0 by hardware that drops subnormals; then
+    √h + ε is 0 wherever the gradient has always been 0 and the step is 0/0 = NaN instead
+    of 0. Any ε at or above that number is used unchanged, bit for bit.
+    """
+    tiny = float(xp.finfo(dtype).smallest_normal)
+    return eps if eps >= tiny else tiny
+
+
 def _to_host(array: Any) -> Any:
     """A host NumPy copy of ``array`` (an array of any supported backend)."""
     return backend_of(array).to_numpy(array).copy()
@@ -434,7 +446,7 @@ class AdaGrad(Optimizer):
         h = state["h"]
         h += g * g
         d = xp.sqrt(h)
-        d += self.eps
+        d += _eps(xp, p.dtype, self.eps)
         d = g / d
         d *= self.lr
         p -= d
@@ -464,7 +476,7 @@ class RMSprop(Optimizer):
         g2 *= 1.0 - self.decay_rate
         h += g2
         d = xp.sqrt(h)
-        d += self.eps
+        d += _eps(xp, p.dtype, self.eps)
         d = g / d
         d *= self.lr
         p -= d
@@ -508,7 +520,7 @@ class Adam(Optimizer):
         v += g2
         root = math.sqrt(1.0 - b2**step)
         d = xp.sqrt(v)
-        d += self.eps * root
+        d += _eps(xp, p.dtype, self.eps * root)
         d = m / d
         d *= self.lr * root / (1.0 - b1**step)
         p -= d
