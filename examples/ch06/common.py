@@ -56,7 +56,7 @@ def format_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
 
     cells = [[cell(v) for v in row] for row in rows]
     widths = [max(len(h), *(len(r[i]) for r in cells)) for i, h in enumerate(header)]
-    line = "  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True))
+    line = "  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)).rstrip()
     out = [line, "  ".join("-" * w for w in widths)]
     out += ["  ".join(c.rjust(w) for c, w in zip(r, widths, strict=True)) for r in cells]
     return "\n".join(out)
@@ -96,7 +96,9 @@ def pyplot():
 
 
 def smooth(values: Sequence[float], window: int = 20) -> np.ndarray:
-    """The running mean the book's figures draw (``smooth_curve`` in its ``common/util``)."""
+    """A running mean over ``window`` points (``len(values) - window + 1`` of them) that shows
+    a noisy curve's trend. The book's ``smooth_curve`` uses an 11-point Kaiser window that
+    keeps the length instead; the trend is the same."""
     v = np.asarray(values, dtype=np.float64)
     if v.size < window:
         return v
