@@ -80,8 +80,9 @@ class Backend:
         if dtype is not None:
             dtype = self.dtype(dtype)
         if self.name == "array_api_strict" and isinstance(data, np.ndarray):
-            # array_api_strict rejects some NumPy scalar types; go through a plain buffer.
-            data = np.ascontiguousarray(data)
+            # array_api_strict rejects some NumPy scalar types; go through a plain buffer
+            # (np.asarray, not np.ascontiguousarray, which turns a 0-d array into shape (1,)).
+            data = np.asarray(data, order="C")
         if self.name == "torch" and isinstance(data, np.ndarray):
             if copy or not data.flags.writeable:
                 # torch warns on read-only buffers, and torch.asarray(copy=True) fails on a
