@@ -103,15 +103,20 @@ class Relu:
     grads = _NO_PARAMS
 
     def __init__(self) -> None:
-        self.mask: Any = None
+        self.out: Any = None
 
     def forward(self, x: Any, train_flg: bool = False) -> Any:
-        xp = array_namespace(x)
-        self.mask = x <= 0.0
-        return xp.where(self.mask, 0.0, x)
+        self.out = array_namespace(x).maximum(x, 0.0)  # NaN propagates; -inf gives 0
+        return self.out
+
+    @property
+    def mask(self) -> Any:
+        """The book's attribute: where the input was not positive (computed on demand)."""
+        return None if self.out is None else self.out <= 0.0
 
     def backward(self, dout: Any) -> Any:
-        return array_namespace(dout).where(self.mask, 0.0, dout)
+        xp = array_namespace(dout)
+        return dout * xp.astype(self.out > 0.0, dout.dtype)
 
 
 class Sigmoid:
