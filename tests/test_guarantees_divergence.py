@@ -40,8 +40,8 @@ def exploding_trainer(backend: str = "numpy") -> tuple[Trainer, list[float], lis
     updates: list[int] = []
     forward, update = trainer.network.loss_and_gradient, trainer.optimizer.update
 
-    def spy_forward(x, t):
-        loss, grads = forward(x, t)
+    def spy_forward(x, t, **kw):
+        loss, grads = forward(x, t, **kw)
         losses.append(float(loss))
         return loss, grads
 

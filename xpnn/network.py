@@ -403,13 +403,20 @@ class MultiLayerNet:
         x, t = self._inputs(x, t)
         return self._loss(x, t, train_flg)
 
-    def loss_and_gradient(self, x: Any, t: Any) -> tuple[Any, dict[str, Any]]:
+    def loss_and_gradient(
+        self, x: Any, t: Any, *, checked: bool = False
+    ) -> tuple[Any, dict[str, Any]]:
         """One forward pass in training mode and the backward pass: ``(loss, grads)``.
 
         ``grads`` has the keys of ``params``; weight gradients include λW. The arrays are
         the layers' own (``layer.dW`` ...), fresh on every call.
+
+        ``checked=True`` skips the input checks, for callers that have already run
+        :meth:`check_input` and :meth:`check_labels` on the whole data set and pass batches
+        of it (the Trainer does: the checks cost ~30 µs a step, ~4 % of a small MNIST step).
         """
-        x, t = self._inputs(x, t)
+        if not checked:
+            x, t = self._inputs(x, t)
         loss = self._loss(x, t, True)
         dout = self.last_layer.backward(1.0)
         for layer in reversed(self.layers.values()):

@@ -60,7 +60,8 @@ class Trainer:
     ----------
     network:
         A :class:`~xpnn.network.MultiLayerNet` (or anything with its ``params``,
-        ``gradient``, ``loss``, ``accuracy``, ``backend`` and ``dtype``).
+        ``loss_and_gradient(x, t, checked=...)``, ``accuracy``, ``check_input``,
+        ``check_labels``, ``state_dict``, ``load_state_dict`` and ``backend``).
     x_train, t_train, x_test, t_test:
         Host NumPy arrays or arrays of the network's backend: images ``(N, D)`` float, labels
         ``(N,)`` integers or ``(N, K)`` one-hot. Moved to the network's device once.
@@ -201,7 +202,8 @@ class Trainer:
                     self.optimizer.lr = float(self.lr_schedule(self.current_iter))
                 x_batch = xp.take(self.x_train, idx, axis=0)
                 t_batch = xp.take(self.t_train, idx, axis=0)
-                loss, grads = self.network.loss_and_gradient(x_batch, t_batch)
+                # the data was checked once, in __init__: no per-batch checks
+                loss, grads = self.network.loss_and_gradient(x_batch, t_batch, checked=True)
                 if on_cpu:
                     value = float(loss)
                     if not math.isfinite(value):
