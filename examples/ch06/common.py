@@ -103,3 +103,69 @@ def smooth(values: Sequence[float], window: int = 20) -> np.ndarray:
     if v.size < window:
         return v
     return np.convolve(v, np.ones(window) / window, mode="valid")
+
+
+def train_side_by_side(
+    args: argparse.Namespace,
+    b: xpnn.Backend,
+    networks: dict[str, Any],
+    optimizers: dict[str, Any],
+    iterations: int,
+    batch_size: int,
+    tail: int,
+) -> tuple[dict[str, np.ndarray], dict[str, float]]:
+    """Train every network on the same MNIST mini-batches, as the book's comparison scripts
+    do: each iteration draws one batch (seeded, with replacement) and every network takes
+    one step on it with its own optimizer.
+
+    Returns the loss of every step (the loss the gradient came from; float64 host arrays)
+    and, the book's measure, the mean loss over the last ``tail`` iterations of a second
+    forward pass on the same batch after the step.
+    """
+    (x_host, t_host), _ = mnist(args)
+    x = b.asarray(x_host, dtype="float32")  # moved to the device once
+    t = b.asarray(t_host, dtype="int64")
+    rng = np.random.default_rng(args.seed)
+    batches = b.asarray(rng.choice(x.shape[0], (iterations, batch_size)))  # one draw, one move
+    losses: dict[str, list[Any]] = {name: [] for name in networks}
+    after: dict[str, list[Any]] = {name: [] for name in networks}
+    for i in range(iterations):
+        x_batch = b.xp.take(x, batches[i, :], axis=0)
+        t_batch = b.xp.take(t, batches[i, :], axis=0)
+        for name, network in networks.items():
+            loss, grads = network.loss_and_gradient(x_batch, t_batch)
+            optimizers[name].update(network.params, grads)
+            losses[name].append(loss)  # stays on the device: no sync per iteration
+            if i >= iterations - tail:  # the book's measure: the same batch after the step
+                after[name].append(network.loss(x_batch, t_batch))
+    host = {name: b.to_numpy(b.xp.stack(v)).astype(np.float64) for name, v in losses.items()}
+    return host, {name: float(b.to_numpy(b.xp.mean(b.xp.stack(v)))) for name, v in after.items()}
+
+
+def plot_losses(
+    losses: dict[str, np.ndarray],
+    title: str,
+    markers: dict[str, str],
+    ylim: tuple[float, float],
+    hline: float | None = None,
+):
+    """Smoothed loss curves, one per name, like the book's figures 6-9 and 6-15."""
+    import textwrap
+
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(7, 4.8))
+    for name, loss in losses.items():
+        y = smooth(loss)
+        x = np.arange(y.size) + (loss.size - y.size) / 2  # centre of each averaging window
+        every = max(1, loss.size // 20)
+        ax.plot(x, y, marker=markers[name], markevery=every, markersize=5, label=name)
+    if hline is not None:
+        ax.axhline(hline, color="gray", linewidth=0.8, linestyle=":")
+    ax.set_xlabel("iterations")
+    ax.set_ylabel("loss")
+    ax.set_ylim(*ylim)
+    ax.set_title(textwrap.fill(title, 90), fontsize=9)
+    ax.legend()
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig

@@ -25,7 +25,6 @@ after it is lower (AdaGrad's about half); the book's numbers are the "after step
 
 from __future__ import annotations
 
-import textwrap
 import time
 
 import common
@@ -50,51 +49,14 @@ MARKERS = {"SGD": "o", "Momentum": "x", "AdaGrad": "s", "Adam": "D", "RMSprop": 
 
 
 def run(args, b: xpnn.Backend, iterations: int, batch_size: int, hidden: list[int], tail: int):
-    """Train one network per optimizer on the same batches; the loss of every iteration
-    (host float64 arrays, by optimizer name)."""
-    (x_host, t_host), _ = common.mnist(args)
-    x = b.asarray(x_host, dtype="float32")  # moved to the device once
-    t = b.asarray(t_host, dtype="int64")
-    rng = np.random.default_rng(args.seed)
-    batches = b.asarray(rng.choice(x.shape[0], (iterations, batch_size)))  # one draw, one move
-
-    networks, optimizers, losses, after = {}, {}, {}, {}
+    """Every optimizer from the same initial weights, on the same batches."""
+    networks, optimizers = {}, {}
     for name, (cls, lr) in OPTIMIZERS.items():
         networks[name] = xpnn.MultiLayerNet(
             784, hidden, 10, activation="relu", weight_init_std="he", backend=b, seed=args.seed
         )
         optimizers[name] = cls(lr=lr)
-        losses[name], after[name] = [], []
-
-    for i in range(iterations):
-        x_batch = b.xp.take(x, batches[i, :], axis=0)
-        t_batch = b.xp.take(t, batches[i, :], axis=0)
-        for name, network in networks.items():
-            loss, grads = network.loss_and_gradient(x_batch, t_batch)
-            optimizers[name].update(network.params, grads)
-            losses[name].append(loss)  # stays on the device: no sync per iteration
-            if i >= iterations - tail:  # the book's measure: the same batch after the step
-                after[name].append(network.loss(x_batch, t_batch))
-    host = {name: b.to_numpy(b.xp.stack(v)).astype(np.float64) for name, v in losses.items()}
-    return host, {name: float(b.to_numpy(b.xp.mean(b.xp.stack(v)))) for name, v in after.items()}
-
-
-def plot(losses: dict[str, np.ndarray], title: str):
-    plt = common.pyplot()
-    fig, ax = plt.subplots(figsize=(7, 4.8))
-    for name, loss in losses.items():
-        y = common.smooth(loss)
-        x = np.arange(y.size) + (loss.size - y.size) / 2  # centre of each averaging window
-        ax.plot(x, y, marker=MARKERS[name], markevery=max(1, loss.size // 20), markersize=5,
-                label=name)  # fmt: skip
-    ax.set_xlabel("iterations")
-    ax.set_ylabel("loss")
-    ax.set_ylim(0, 1)
-    ax.set_title(textwrap.fill(title, 90), fontsize=9)
-    ax.legend()
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    return fig
+    return common.train_side_by_side(args, b, networks, optimizers, iterations, batch_size, tail)
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -143,7 +105,7 @@ def main(argv: list[str] | None = None) -> dict:
         "wall_time_s": wall,
         "loss": {name: np.round(v, 5) for name, v in losses.items()},
     }
-    fig = plot(losses, title)
+    fig = common.plot_losses(losses, title, MARKERS, ylim=(0, 1))
     common.save_results(args.out, "optimizer_compare", results, fig)
     common.pyplot().close(fig)
     return results

@@ -27,7 +27,6 @@ what the book's own code gives.
 from __future__ import annotations
 
 import math
-import textwrap
 import time
 
 import common
@@ -45,52 +44,16 @@ LR = 0.01
 
 
 def run(args, b: xpnn.Backend, iterations: int, batch_size: int, hidden: list[int], tail: int):
-    """Train one network per initialisation with SGD on the same batches; the loss of every
-    iteration (host float64 arrays, by label)."""
-    (x_host, t_host), _ = common.mnist(args)
-    x = b.asarray(x_host, dtype="float32")  # moved to the device once
-    t = b.asarray(t_host, dtype="int64")
-    rng = np.random.default_rng(args.seed)
-    batches = b.asarray(rng.choice(x.shape[0], (iterations, batch_size)))  # one draw, one move
-
-    optimizer = xpnn.SGD(lr=LR)  # SGD keeps no state: one serves every network, as in the book
-    networks, losses, after = {}, {}, {}
-    for name, init in INITS.items():
-        networks[name] = xpnn.MultiLayerNet(
+    """Every initialisation with the same seed, SGD, on the same batches."""
+    networks = {
+        name: xpnn.MultiLayerNet(
             784, hidden, 10, activation="relu", weight_init_std=init, backend=b, seed=args.seed
         )
-        losses[name], after[name] = [], []
-
-    for i in range(iterations):
-        x_batch = b.xp.take(x, batches[i, :], axis=0)
-        t_batch = b.xp.take(t, batches[i, :], axis=0)
-        for name, network in networks.items():
-            loss, grads = network.loss_and_gradient(x_batch, t_batch)
-            optimizer.update(network.params, grads)
-            losses[name].append(loss)  # stays on the device: no sync per iteration
-            if i >= iterations - tail:  # the book's measure: the same batch after the step
-                after[name].append(network.loss(x_batch, t_batch))
-    host = {name: b.to_numpy(b.xp.stack(v)).astype(np.float64) for name, v in losses.items()}
-    return host, {name: float(b.to_numpy(b.xp.mean(b.xp.stack(v)))) for name, v in after.items()}
-
-
-def plot(losses: dict[str, np.ndarray], title: str):
-    plt = common.pyplot()
-    fig, ax = plt.subplots(figsize=(7, 4.8))
-    for name, loss in losses.items():
-        y = common.smooth(loss)
-        x = np.arange(y.size) + (loss.size - y.size) / 2  # centre of each averaging window
-        every = max(1, loss.size // 20)
-        ax.plot(x, y, marker=MARKERS[name], markevery=every, markersize=5, label=name)
-    ax.axhline(math.log(10), color="gray", linewidth=0.8, linestyle=":")
-    ax.set_xlabel("iterations")
-    ax.set_ylabel("loss")
-    ax.set_ylim(0, 2.5)
-    ax.set_title(textwrap.fill(title, 90), fontsize=9)
-    ax.legend()
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    return fig
+        for name, init in INITS.items()
+    }
+    optimizer = xpnn.SGD(lr=LR)  # SGD keeps no state: one serves every network, as in the book
+    optimizers = dict.fromkeys(networks, optimizer)
+    return common.train_side_by_side(args, b, networks, optimizers, iterations, batch_size, tail)
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -140,7 +103,7 @@ def main(argv: list[str] | None = None) -> dict:
         "wall_time_s": wall,
         "loss": {name: np.round(v, 5) for name, v in losses.items()},
     }
-    fig = plot(losses, title)
+    fig = common.plot_losses(losses, title, MARKERS, ylim=(0, 2.5), hline=math.log(10))
     common.save_results(args.out, "weight_init_compare", results, fig)
     common.pyplot().close(fig)
     return results
