@@ -98,3 +98,20 @@ def assert_on_device(backend: xpnn.Backend):
         assert str(device(array)) == str(backend.device), (device(array), backend.device)
 
     return check
+
+
+@pytest.fixture(scope="session")
+def mnist():
+    """Real MNIST ``((x_train, t_train), (x_test, t_test))`` as host arrays, never downloaded.
+
+    Skips only where MNIST is not found and ``XPNN_DATA`` is unset; with ``XPNN_DATA`` set (CI
+    sets it to ../shared/datasets) a missing data set is a failure, not a skip.
+    """
+    from xpnn.datasets import DatasetNotFoundError
+
+    try:
+        return xpnn.load_mnist(download=False)
+    except DatasetNotFoundError:
+        if os.environ.get("XPNN_DATA"):
+            raise
+        pytest.skip("MNIST not found and XPNN_DATA unset (CI sets it to ../shared/datasets)")

@@ -9,13 +9,10 @@ from __future__ import annotations
 import importlib.util
 import json
 import math
-import os
 import sys
 from pathlib import Path
 
 import pytest
-
-import xpnn
 
 CH06 = Path(__file__).resolve().parents[1] / "examples" / "ch06"
 
@@ -32,17 +29,6 @@ def _script(name: str):
     return module
 
 
-def _mnist_or_skip():
-    from xpnn.datasets import DatasetNotFoundError
-
-    try:
-        return xpnn.load_mnist(download=False)
-    except DatasetNotFoundError:
-        if os.environ.get("XPNN_DATA"):
-            raise
-        pytest.skip("MNIST not found and XPNN_DATA unset (CI sets it to ../shared/datasets)")
-
-
 def _run(name: str, tmp_path: Path, *extra: str) -> dict:
     return _script(name).main(["--quick", "--out", str(tmp_path), *extra])
 
@@ -55,8 +41,7 @@ def _assert_written(tmp_path: Path, name: str) -> dict:
 
 
 # -- 1. optimizers on MNIST (figure 6-9) --------------------------------------------------------
-def test_optimizer_compare_momentum_adagrad_adam_end_below_sgd(tmp_path):
-    _mnist_or_skip()
+def test_optimizer_compare_momentum_adagrad_adam_end_below_sgd(tmp_path, mnist):
     res = _run("optimizer_compare", tmp_path)
     final = res["final_loss"]
     assert set(final) == {"SGD", "Momentum", "AdaGrad", "Adam", "RMSprop", "Nesterov"}
@@ -107,8 +92,7 @@ def test_activation_histograms_write_png_and_json(histograms):
 
 
 # -- 3. initial weights on MNIST (figure 6-15) --------------------------------------------------
-def test_weight_init_std001_stays_at_chance_while_xavier_and_he_learn(tmp_path):
-    _mnist_or_skip()
+def test_weight_init_std001_stays_at_chance_while_xavier_and_he_learn(tmp_path, mnist):
     res = _run("weight_init_compare", tmp_path)
     final = res["final_loss"]
     assert final["std=0.01"] == pytest.approx(math.log(10), abs=0.03)  # ≈ 2.30: nothing learnt
@@ -119,8 +103,7 @@ def test_weight_init_std001_stays_at_chance_while_xavier_and_he_learn(tmp_path):
 
 
 # -- 4. Batch Normalization (figures 6-18, 6-19) ------------------------------------------------
-def test_batch_norm_learns_faster_at_most_scales(tmp_path):
-    _mnist_or_skip()
+def test_batch_norm_learns_faster_at_most_scales(tmp_path, mnist):
     res = _run("batch_norm", tmp_path)
     scales = list(res["scales"])
     bn, plain = res["final_acc_bn"], res["final_acc_plain"]

@@ -6,14 +6,11 @@ from __future__ import annotations
 
 import importlib
 import json
-import os
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
-
-import xpnn
 
 CH06 = Path(__file__).resolve().parents[1] / "examples" / "ch06"
 
@@ -34,17 +31,6 @@ def _one_blas_thread():
         yield
 
 
-def _mnist_or_skip():
-    from xpnn.datasets import DatasetNotFoundError
-
-    try:
-        return xpnn.load_mnist(download=False)
-    except DatasetNotFoundError:
-        if os.environ.get("XPNN_DATA"):
-            raise
-        pytest.skip("MNIST not found and XPNN_DATA unset (CI sets it to ../shared/datasets)")
-
-
 def _script(name: str):
     """An example script as a module (its folder on ``sys.path``, as when it is run)."""
     if str(CH06) not in sys.path:
@@ -63,8 +49,7 @@ def _written(out: Path, name: str) -> dict:
 # -- 5. overfitting and weight decay (figures 6-20, 6-21) ------------------------------------
 
 
-def test_weight_decay_narrows_the_train_test_gap(tmp_path):
-    _mnist_or_skip()
+def test_weight_decay_narrows_the_train_test_gap(tmp_path, mnist):
     results = _script("overfit_weight_decay").main(["--quick", "--out", str(tmp_path)])
     plain, decayed = results["runs"]
     assert (plain["weight_decay_lambda"], decayed["weight_decay_lambda"]) == (0.0, 0.1)
@@ -90,8 +75,7 @@ def test_book_dropout_is_the_books_layer_not_inverted():
     np.testing.assert_allclose(layer.forward(x, train_flg=False), x * 0.75)
 
 
-def test_dropout_narrows_the_train_test_gap(tmp_path):
-    _mnist_or_skip()
+def test_dropout_narrows_the_train_test_gap(tmp_path, mnist):
     results = _script("overfit_dropout").main(["--quick", "--out", str(tmp_path)])
     plain, dropout, book = results["runs"]
     assert [r["run"] for r in results["runs"]] == [
@@ -108,8 +92,7 @@ def test_dropout_narrows_the_train_test_gap(tmp_path):
 # -- 7. hyperparameter search (figure 6-24) --------------------------------------------------
 
 
-def test_search_ranks_trials_by_validation_accuracy(tmp_path):
-    _mnist_or_skip()
+def test_search_ranks_trials_by_validation_accuracy(tmp_path, mnist):
     results = _script("hyperparameter_search").main(["--quick", "--out", str(tmp_path)])
     trials = results["search"]["trials"]
     assert (results["n_train"], results["n_val"]) == (400, 100)
@@ -125,8 +108,7 @@ def test_search_ranks_trials_by_validation_accuracy(tmp_path):
     assert [t["metrics"]["val_acc"] for t in saved["search"]["trials"]] == val
 
 
-def test_search_gives_the_same_trials_on_worker_processes(tmp_path):
-    _mnist_or_skip()
+def test_search_gives_the_same_trials_on_worker_processes(tmp_path, mnist):
     search = _script("hyperparameter_search")
     tiny = ["--quick", "--trials", "4", "--epochs", "2"]
     alone = search.main([*tiny, "--out", str(tmp_path / "1")])["search"]["trials"]

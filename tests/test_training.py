@@ -279,19 +279,8 @@ def test_resume_true_needs_a_checkpoint_dir():
 # -- real MNIST --------------------------------------------------------------------------------
 
 
-def _mnist_or_skip():
-    from xpnn.datasets import DatasetNotFoundError
-
-    try:
-        return xpnn.load_mnist(download=False)
-    except DatasetNotFoundError:
-        if os.environ.get("XPNN_DATA"):
-            raise
-        pytest.skip("MNIST not found and XPNN_DATA unset (CI sets it to ../shared/datasets)")
-
-
-def test_short_training_on_real_mnist_clears_90_percent():
-    (x, t), (xt, tt) = _mnist_or_skip()
+def test_short_training_on_real_mnist_clears_90_percent(mnist):
+    (x, t), (xt, tt) = mnist
     net = MultiLayerNet(784, [100, 100], 10, seed=0)
     tr = Trainer(net, x[:10000], t[:10000], xt[:2000], tt[:2000], epochs=2,
                  optimizer="Adam", optimizer_param={"lr": 1e-3}, verbose=False, seed=0)  # fmt: skip
@@ -299,8 +288,7 @@ def test_short_training_on_real_mnist_clears_90_percent():
     assert tr.test_acc_list[-1] > 0.90
 
 
-def test_mnist_example_runs_end_to_end_and_plots(tmp_path):
-    _mnist_or_skip()
+def test_mnist_example_runs_end_to_end_and_plots(tmp_path, mnist):
     png = tmp_path / "curves.png"
     env = {**os.environ, "MPLBACKEND": "Agg"}
     proc = subprocess.run(
