@@ -1,4 +1,5 @@
-"""Helpers shared by the ``test_guarantees_*`` suites (and by the child processes they start).
+"""Helpers shared by the ``test_guarantees_*`` suites, test_training.py, and the child
+processes they start.
 
 Nothing here is a test. The child processes import this module by putting ``tests/`` on
 ``sys.path``, so a run in a subprocess is built exactly as the run it is compared with.
@@ -50,11 +51,13 @@ def make_net(backend: Any = "numpy", dtype: str = "float32", **kw: Any) -> Multi
     return MultiLayerNet(12, [16, 16], 3, backend=backend, dtype=dtype, **opts)
 
 
-def make_trainer(backend: Any = "numpy", epochs: int = 3, **kw: Any) -> Trainer:
+def make_trainer(
+    backend: Any = "numpy", epochs: int = 3, dtype: str = "float32", **kw: Any
+) -> Trainer:
     """A quiet, seeded Trainer on :func:`blobs` (200 training samples, 7 steps an epoch)
     with Adam; ``net=`` passes keywords to :func:`make_net`, the rest go to the Trainer."""
     x, t = blobs()
-    net = make_net(backend, **kw.pop("net", {}))
+    net = make_net(backend, dtype, **kw.pop("net", {}))
     opts = {
         "epochs": epochs,
         "mini_batch_size": 32,

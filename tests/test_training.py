@@ -9,42 +9,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from guarantees_support import blobs, make_trainer
 
 import xpnn
 from xpnn import DivergenceError, MultiLayerNet, Trainer, load_checkpoint
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def blobs(n: int = 240, d: int = 12, k: int = 3, seed: int = 0):
-    """Separable Gaussian blobs: float32 features (n, d), int64 labels (n,)."""
-    rng = np.random.default_rng(seed)
-    centres = rng.normal(0.0, 3.0, (k, d))
-    t = rng.integers(0, k, n)
-    x = (centres[t] + rng.normal(0.0, 1.0, (n, d))).astype(np.float32)
-    return x, t.astype(np.int64)
-
-
-def make_trainer(backend="numpy", epochs=3, dtype="float32", **kw) -> Trainer:
-    x, t = blobs()
-    net_kw = {
-        "use_batchnorm": True,
-        "use_dropout": True,
-        "dropout_ratio": 0.2,
-        "weight_decay_lambda": 1e-3,
-    }
-    net_kw.update(kw.pop("net", {}))
-    net = MultiLayerNet(12, [16, 16], 3, backend=backend, dtype=dtype, seed=1, **net_kw)
-    opts = {
-        "epochs": epochs,
-        "mini_batch_size": 32,
-        "optimizer": "Adam",
-        "optimizer_param": {"lr": 0.01},
-        "verbose": False,
-        "seed": 2,
-    }
-    opts.update(kw)
-    return Trainer(net, x[:200], t[:200], x[200:], t[200:], **opts)
 
 
 # -- the book's interface ------------------------------------------------------------------
