@@ -25,7 +25,7 @@ from xpnn.layers import (
     SoftmaxWithLoss,
     Tanh,
 )
-from xpnn.network import MultiLayerNet
+from xpnn.mlp import MultiLayerNet
 
 
 def backends() -> list[tuple[str, xpnn.Backend]]:

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import xpnn
-from xpnn.network import MultiLayerNet
+from xpnn.mlp import MultiLayerNet
 
 IN, OUT, N = 784, 10, 4
 

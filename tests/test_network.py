@@ -8,7 +8,7 @@ import pytest
 import xpnn
 from xpnn.gradcheck import check_gradients
 from xpnn.layers import Relu
-from xpnn.network import MultiLayerNet
+from xpnn.mlp import MultiLayerNet
 
 TOL = 1e-6
 PARAM_SEED = 26  # a test point whose ReLU inputs all lie at least 0.01 from the kink

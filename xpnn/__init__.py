@@ -25,7 +25,8 @@ from .datasets import (
 from .gradcheck import GradCheckReport, check_gradients, check_layer, numerical_gradient
 from .initializers import INITIALIZERS, resolve_init
 from .layers import Affine, BatchNormalization, Dropout, Relu, Sigmoid, SoftmaxWithLoss, Tanh
-from .network import MultiLayerNet
+from .mlp import MultiLayerNet
+from .network import Network
 from .optimizers import (
     OPTIMIZERS,
     SGD,
@@ -72,6 +73,7 @@ __all__ = [
     "Momentum",
     "MultiLayerNet",
     "Nesterov",
+    "Network",
     "Optimizer",
     "RMSprop",
     "Relu",

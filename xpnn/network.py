@@ -1,34 +1,35 @@
-"""MultiLayerNet: the book's fully connected network (``MultiLayerNetExtend``), on any backend.
+"""Network: what every xpnn network shares — input checks, loss, gradients, state.
 
-::
+A network is an ordered dict of layers (``self.layers``), a ``SoftmaxWithLoss`` last layer and
+a dict of parameters (``self.params``: the very arrays the layers compute with). Subclasses
+(:class:`~xpnn.mlp.MultiLayerNet`, the convolutional networks) only build them, in their
+constructor, with :meth:`Network._add_param` and :meth:`Network._add_layer`; everything a
+user calls is here::
 
-    net = MultiLayerNet(784, [100, 100], 10, activation="relu", weight_init_std="he",
-                        weight_decay_lambda=0.1, use_dropout=True, dropout_ratio=0.2,
-                        use_batchnorm=True, seed=0)                # float32, default backend
-    grads = net.gradient(x_batch, t_batch)
-    optimizer.update(net.params, grads)                            # trains net in place
+    scores = net.predict(x)                       # (N, output_size), on the device
+    loss = net.loss(x, t)                         # 0-d array: cross-entropy + ½λΣ‖W‖²
+    grads = net.gradient(x, t)                    # dict keyed like net.params
+    optimizer.update(net.params, grads)           # trains net in place
+    net.accuracy(x, t)                            # a Python float
 
-Layers, in order, for each hidden layer ``i``: ``Affine{i}``, ``BatchNorm{i}`` (if
-``use_batchnorm``), ``Activation_function{i}``, ``Dropout{i}`` (if ``use_dropout``); then
-``Affine{L}`` and the ``SoftmaxWithLoss`` ``last_layer``. ``net.params`` holds ``W{i}``,
-``b{i}``, ``gamma{i}``, ``beta{i}``: the very arrays the layers compute with, so updating
-them in place (``p -= lr * g``, as every optimizer does) trains the network. Rebinding a
-key (``net.params['W1'] = new``) does not reach the layer: use ``load_state_dict``.
+Updating ``params`` in place (``p -= lr * g``, as every optimizer does) trains the network.
+Rebinding a key (``net.params['W1'] = new``) does not reach the layer: use
+``load_state_dict``.
 
-**Inputs.** ``x`` is (N, input_size) — or (N, ...) with ``input_size`` values per sample —
-floating point; labels ``t`` are integers (N,) in [0, output_size) or one-hot
-(N, output_size). Each may be a host NumPy array (moved to the network's device and
-converted to its dtype) or an array of the network's backend, on its device and of its
-dtype (a different float dtype raises ``TypeError``: convert it once, up front, instead of
-paying a silent copy every batch). Integer images raise ``TypeError`` (normalise to float,
-e.g. ``x / 255``).
+**Inputs.** ``x`` is (N, ...) with ``input_size`` values per sample, floating point; a
+network whose first layer is a convolution reshapes (N, C·H·W) to (N, C, H, W). Labels ``t``
+are integers (N,) in [0, output_size) or one-hot (N, output_size). Each may be a host NumPy
+array (moved to the network's device and converted to its dtype) or an array of the
+network's backend, on its device and of its dtype (a different float dtype raises
+``TypeError``: convert it once, up front, instead of paying a silent copy every batch).
+Integer images raise ``TypeError`` (normalise to float, e.g. ``x / 255``).
 
-**Value checks** (NaN or infinity in ``x``, host values beyond the range of the
-network's dtype, labels out of range, one-hot values outside [0, 1] or not finite) run
-where reading a value costs no device synchronisation: on host NumPy input before it is
-moved, and on any input when the backend computes on the CPU. Arrays already on a GPU are
-not value-checked (that would stall the device every batch); the Trainer checks its data
-once, on the host.
+**Value checks** (NaN or infinity in ``x``, host values beyond the range of the network's
+dtype, labels out of range, one-hot values outside [0, 1] or not finite) run where reading a
+value costs no device synchronisation: on host NumPy input before it is moved, and on any
+input when the backend computes in host memory (``backend.is_cpu``). Arrays already on a
+GPU are not value-checked (that would stall the device every batch); the Trainer checks its
+data once, on the host.
 
 **Randomness.** ``seed`` is split with :func:`xpnn.random.spawn_seeds` into two streams:
 one draws the initial weights, the other (``net.dropout_rng``) the dropout masks during
@@ -41,7 +42,7 @@ from __future__ import annotations
 import math
 import operator
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 from array_api_compat import array_namespace, is_numpy_array
@@ -49,14 +50,10 @@ from array_api_compat import device as device_of
 
 from .backends import Backend, backend_of, get_backend
 from .gradcheck import numerical_gradient as _numerical_gradient
-from .initializers import resolve_init
-from .layers import Affine, BatchNormalization, Dropout, Relu, Sigmoid, SoftmaxWithLoss, Tanh
+from .layers import Dropout, SoftmaxWithLoss
 from .random import spawn_seeds
 
-__all__ = ["ACTIVATIONS", "MultiLayerNet"]
-
-#: Activation names accepted by :class:`MultiLayerNet` (case-insensitive).
-ACTIVATIONS: dict[str, type] = {"relu": Relu, "sigmoid": Sigmoid, "tanh": Tanh}
+__all__ = ["Network"]
 
 _FLOAT_DTYPES = ("float32", "float64")
 
@@ -66,7 +63,8 @@ def _name(dtype: Any) -> str:
     return str(dtype).rsplit(".", 1)[-1].strip("'>")
 
 
-def _positive_int(name: str, value: Any) -> int:
+def positive_int(name: str, value: Any) -> int:
+    """``value`` as an ``int`` ≥ 1, or a ``TypeError``/``ValueError`` naming ``name``."""
     if isinstance(value, bool):
         raise TypeError(f"{name} must be a positive integer, not a bool")
     try:
@@ -78,29 +76,31 @@ def _positive_int(name: str, value: Any) -> int:
     return out
 
 
-class MultiLayerNet:
-    """A fully connected network with optional batch normalisation, dropout and weight decay.
+def non_negative_float(name: str, value: Any) -> float:
+    """``value`` as a finite ``float`` ≥ 0, or a ``TypeError``/``ValueError`` naming ``name``."""
+    if isinstance(value, bool | str | bytes):
+        raise TypeError(f"{name} must be a real number ≥ 0, got {value!r}")
+    try:
+        out = float(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be a real number ≥ 0, got {value!r}") from None
+    if not math.isfinite(out) or out < 0.0:
+        raise ValueError(f"{name} must be finite and ≥ 0, got {value!r}")
+    return out
 
-    Parameters (the book's, in the book's order)
+
+class Network:
+    """The base of xpnn's networks (see the module docstring for what it provides).
+
+    Parameters
     ----------
-    input_size, output_size:
-        Values per input sample (784 for MNIST) and number of classes.
-    hidden_size_list:
-        Units of each hidden layer, e.g. ``[100, 100, 100]``; non-empty, all positive.
-    activation:
-        ``'relu'`` (default), ``'sigmoid'`` or ``'tanh'``.
-    weight_init_std:
-        A standard deviation (e.g. 0.01), ``'relu'``/``'he'`` (√(2/n_in)),
-        ``'sigmoid'``/``'xavier'`` (√(1/n_in)), or an explicit name from
-        :data:`xpnn.initializers.INITIALIZERS`; every layer, the output layer included, is
-        initialised this way; biases and β start at 0, γ at 1.
+    input_shape:
+        The shape of one sample, e.g. ``(784,)`` or ``(1, 28, 28)``.
+    output_size:
+        The number of classes.
     weight_decay_lambda:
-        λ ≥ 0: the loss gains ½λΣ‖W‖², each weight gradient λW (biases, γ, β untouched).
-    use_dropout, dropout_ratio:
-        Inverted dropout after each hidden activation, drop probability in [0, 1).
-        ``dropout_ration`` (the book's spelling) is accepted as a keyword alias.
-    use_batchnorm:
-        Batch normalisation between each hidden Affine layer and its activation.
+        λ ≥ 0: the loss gains ½λΣ‖W‖² over the weights registered with ``decay=True``, and
+        each of their gradients λW (biases, γ, β untouched).
     dtype:
         ``'float32'`` (default) or ``'float64'`` (or a dtype of the backend).
     backend:
@@ -108,131 +108,85 @@ class MultiLayerNet:
         (``XPNN_BACKEND``).
     seed:
         An int, ``None`` (fresh entropy) or a ``numpy.random.SeedSequence``.
+    reshape_input:
+        Whether (N, input_size) input is reshaped to (N, *input_shape) for the first layer.
     """
 
     def __init__(
         self,
-        input_size: int,
-        hidden_size_list: Sequence[int],
+        input_shape: tuple[int, ...],
         output_size: int,
-        activation: str = "relu",
-        weight_init_std: float | str = "relu",
-        weight_decay_lambda: float = 0,
-        use_dropout: bool = False,
-        dropout_ratio: float = 0.5,
-        use_batchnorm: bool = False,
         *,
+        weight_decay_lambda: float = 0.0,
         dtype: Any = "float32",
         backend: str | Backend | None = None,
         seed: Any = None,
-        dropout_ration: float | None = None,
+        reshape_input: bool = False,
     ) -> None:
-        # -- validate everything before building anything --------------------------------
-        self.input_size = _positive_int("input_size", input_size)
-        self.output_size = _positive_int("output_size", output_size)
-        if isinstance(hidden_size_list, int | str) or not isinstance(hidden_size_list, Sequence):
-            raise TypeError(
-                f"hidden_size_list must be a list of layer sizes such as [100, 100], got "
-                f"{hidden_size_list!r}"
-            )
-        if len(hidden_size_list) == 0:
-            raise ValueError("hidden_size_list is empty: give at least one hidden layer size")
-        self.hidden_size_list = [
-            _positive_int(f"hidden_size_list[{i}]", n) for i, n in enumerate(hidden_size_list)
-        ]
-        self.hidden_layer_num = len(self.hidden_size_list)
-
-        if not isinstance(activation, str) or activation.strip().lower() not in ACTIVATIONS:
-            raise ValueError(
-                f"unknown activation {activation!r}; use one of: {', '.join(ACTIVATIONS)}"
-            )
-        self.activation = activation.strip().lower()
-        self.weight_init_std = weight_init_std
-        init = resolve_init(weight_init_std)
-
-        lam = float(weight_decay_lambda)
-        if not math.isfinite(lam) or lam < 0.0:
-            raise ValueError(f"weight_decay_lambda must be finite and ≥ 0, got {lam!r}")
-        self.weight_decay_lambda = lam
-
-        if dropout_ration is not None:
-            if dropout_ratio != 0.5 and float(dropout_ratio) != float(dropout_ration):
-                raise TypeError("give dropout_ratio or its alias dropout_ration, not both")
-            dropout_ratio = dropout_ration
-        ratio = float(dropout_ratio)
-        if not 0.0 <= ratio < 1.0:
-            raise ValueError(
-                f"dropout_ratio is a drop probability and must be in [0, 1), got {ratio!r}"
-            )
-        self.use_dropout = bool(use_dropout)
-        self.dropout_ratio = ratio
-        self.use_batchnorm = bool(use_batchnorm)
+        self.input_shape = tuple(input_shape)
+        self.input_size = math.prod(self.input_shape)
+        self.output_size = positive_int("output_size", output_size)
+        self.weight_decay_lambda = non_negative_float("weight_decay_lambda", weight_decay_lambda)
+        self._reshape_input = bool(reshape_input)
+        if len(self.input_shape) == 1:
+            self._input_doc = str(self.input_size)
+            self._input_name = f"input_size={self.input_size}"
+        else:
+            dims = ", ".join(map(str, self.input_shape))
+            self._input_doc = f"{dims}) or (N, {self.input_size}"
+            self._input_name = f"input_dim=({dims}), {self.input_size} values"
 
         self.backend = get_backend(backend)
         self.dtype = self.backend.dtype(dtype)
-        xp, dev = self.backend.xp, self.backend.device
-        names = [n for n in _FLOAT_DTYPES if self.dtype == getattr(xp, n)]
+        names = [n for n in _FLOAT_DTYPES if self.dtype == getattr(self.backend.xp, n)]
         if not names:
             raise ValueError(f"dtype must be 'float32' or 'float64', got {dtype!r}")
         self.dtype_name: str = names[0]
 
-        # -- parameters ------------------------------------------------------------------
         init_seed, dropout_seed = spawn_seeds(seed, 2)
-        init_rng = self.backend.rng(init_seed)
+        self.init_rng = self.backend.rng(init_seed)
         self.dropout_rng = self.backend.rng(dropout_seed)
 
-        sizes = [self.input_size, *self.hidden_size_list, self.output_size]
         self.params: dict[str, Any] = {}
-        for i in range(1, len(sizes)):
-            self.params[f"W{i}"] = init(sizes[i - 1], sizes[i], init_rng, self.dtype)
-            self.params[f"b{i}"] = xp.zeros(sizes[i], dtype=self.dtype, device=dev)
-
-        # -- layers ----------------------------------------------------------------------
         self.layers: dict[str, Any] = {}
-        self._grad_refs: list[tuple[str, Any, str]] = []  # (param key, layer, grad attr)
-        self._batchnorms: dict[int, BatchNormalization] = {}
-        self._dropouts: list[Dropout] = []
-        for i in range(1, self.hidden_layer_num + 1):
-            self._add_affine(i)
-            if self.use_batchnorm:
-                n = sizes[i]
-                self.params[f"gamma{i}"] = xp.ones(n, dtype=self.dtype, device=dev)
-                self.params[f"beta{i}"] = xp.zeros(n, dtype=self.dtype, device=dev)
-                bn = BatchNormalization(self.params[f"gamma{i}"], self.params[f"beta{i}"])
-                self.layers[f"BatchNorm{i}"] = bn
-                self._batchnorms[i] = bn
-                self._grad_refs += [(f"gamma{i}", bn, "dgamma"), (f"beta{i}", bn, "dbeta")]
-            self.layers[f"Activation_function{i}"] = ACTIVATIONS[self.activation]()
-            if self.use_dropout:
-                drop = Dropout(ratio, self.dropout_rng)
-                self.layers[f"Dropout{i}"] = drop
-                self._dropouts.append(drop)
-        self._add_affine(self.hidden_layer_num + 1)
         self.last_layer = SoftmaxWithLoss()
+        self._grad_refs: list[tuple[str, Any, str]] = []  # (param key, layer, grad attr)
+        self._buffer_refs: dict[str, tuple[Any, str]] = {}  # state key -> (layer, attr)
+        self._dropouts: list[Dropout] = []
+        self._weights: list[Any] = []  # the arrays weight decay applies to
+        self._array_type: type | None = None
+
+    # -- building (subclass constructors) -------------------------------------------------
+    def _add_param(self, key: str, array: Any, *, decay: bool = False) -> Any:
+        """Register ``array`` as ``params[key]`` (``decay``: weight decay applies to it)."""
+        self.params[key] = array
+        if decay:
+            self._weights.append(array)
+        self._array_type = type(array)
+        return array
+
+    def _add_layer(
+        self,
+        name: str,
+        layer: Any,
+        grads: Mapping[str, str] | None = None,
+        buffers: Mapping[str, str] | None = None,
+    ) -> Any:
+        """Append ``layer`` as ``layers[name]``. ``grads`` maps parameter keys to the layer's
+        gradient attributes (``{"W1": "dW", "b1": "db"}``); ``buffers`` maps state keys to
+        its non-parameter state (``{"running_mean1": "running_mean"}``)."""
+        self.layers[name] = layer
+        for key, attr in (grads or {}).items():
+            if key not in self.params:
+                raise KeyError(f"{name}: gradient of unknown parameter {key!r}")
+            self._grad_refs.append((key, layer, attr))
+        for key, attr in (buffers or {}).items():
+            self._buffer_refs[key] = (layer, attr)
+        if isinstance(layer, Dropout):
+            self._dropouts.append(layer)
         order = {key: i for i, key in enumerate(self.params)}
         self._grad_refs.sort(key=lambda ref: order[ref[0]])  # grads keyed in params' order
-        self._weights = [self.params[f"W{i}"] for i in range(1, len(sizes))]
-        self._array_type = type(self.params["W1"])
-
-    def _add_affine(self, i: int) -> None:
-        # The first layer's input is the data: its gradient is not needed (see Affine).
-        layer = Affine(self.params[f"W{i}"], self.params[f"b{i}"], input_grad=i > 1)
-        self.layers[f"Affine{i}"] = layer
-        self._grad_refs += [(f"W{i}", layer, "dW"), (f"b{i}", layer, "db")]
-
-    def __repr__(self) -> str:
-        sizes = "-".join(str(n) for n in (self.input_size, *self.hidden_size_list))
-        extras = [self.activation]
-        if self.use_batchnorm:
-            extras.append("batchnorm")
-        if self.use_dropout:
-            extras.append(f"dropout={self.dropout_ratio:g}")
-        if self.weight_decay_lambda:
-            extras.append(f"weight_decay={self.weight_decay_lambda:g}")
-        return (
-            f"MultiLayerNet({sizes}-{self.output_size}, {', '.join(extras)}, "
-            f"{self.dtype_name}, {self.backend.name}:{self.backend.device})"
-        )
+        return layer
 
     # -- input validation ----------------------------------------------------------------
     def _check_array(self, a: Any, name: str) -> bool:
@@ -283,14 +237,14 @@ class MultiLayerNet:
             raise TypeError(f"{name} has dtype {kind}; the network takes real floating input")
         if x.ndim < 2:
             raise ValueError(
-                f"{name} must be a batch of shape (N, {self.input_size}), got shape "
-                f"{tuple(x.shape)}; for one sample use x[None, :]"
+                f"{name} must be a batch of shape (N, {self._input_doc}), got shape "
+                f"{tuple(x.shape)}; for one sample use x[None, {':' if x.ndim == 1 else '...'}]"
             )
         features = math.prod(x.shape[1:])
         if features != self.input_size:
             raise ValueError(
                 f"{name} has {features} values per sample (shape {tuple(x.shape)}), but the "
-                f"network expects input_size={self.input_size}"
+                f"network expects {self._input_name}"
             )
         if cheap and not math.isfinite(float(xp.sum(x))):
             bad = "NaN" if bool(xp.any(xp.isnan(x))) else "infinity"
@@ -310,14 +264,22 @@ class MultiLayerNet:
                     f"{limit:.4g}): converted, they would be infinity; rescale the input"
                 )
         if is_numpy_array(x) and self.backend.name != "numpy":
-            return self.backend.asarray(x, dtype=self.dtype)
-        if x.dtype != self.dtype:
-            if is_numpy_array(x):  # numpy backend: host input is converted, like on others
-                return xp.astype(x, self.dtype)
-            raise TypeError(
-                f"{name} has dtype {_name(x.dtype)} but the network is {self.dtype_name}; "
-                f"convert it once, up front (xp.astype(x, xp.{self.dtype_name}))"
-            )
+            x = self.backend.asarray(x, dtype=self.dtype)
+        elif x.dtype != self.dtype:
+            if not is_numpy_array(x):
+                raise TypeError(
+                    f"{name} has dtype {_name(x.dtype)} but the network is {self.dtype_name}; "
+                    f"convert it once, up front (xp.astype(x, xp.{self.dtype_name}))"
+                )
+            x = xp.astype(x, self.dtype)  # numpy backend: host input is converted, like on others
+        return self._shape_input(x)
+
+    def _shape_input(self, x: Any) -> Any:
+        """``x`` as the first layer takes it: (N, *input_shape) for a network whose first
+        layer needs that layout (a convolution), else as given (an Affine layer flattens)."""
+        if self._reshape_input and tuple(x.shape[1:]) != self.input_shape:
+            xp = array_namespace(x)
+            return xp.reshape(x, (x.shape[0], *self.input_shape))
         return x
 
     def check_labels(self, t: Any, n: int, name: str = "t") -> Any:
@@ -420,7 +382,7 @@ class MultiLayerNet:
         loss = self._loss(x, t, True)
         dout = self.last_layer.backward(1.0)
         for layer in reversed(self.layers.values()):
-            dout = layer.backward(dout)  # the first Affine returns None: nothing follows
+            dout = layer.backward(dout)  # the first layer returns None: nothing follows
         grads = {key: getattr(layer, attr) for key, layer, attr in self._grad_refs}
         lam = self.weight_decay_lambda
         if lam:
@@ -452,9 +414,7 @@ class MultiLayerNet:
         """
         x, t = self._inputs(x, t)
         xp = self.backend.xp
-        saved = [(bn.running_mean, xp.asarray(bn.running_mean, copy=True),
-                  bn.running_var, xp.asarray(bn.running_var, copy=True))
-                 for bn in self._batchnorms.values()]  # fmt: skip
+        saved = [(a, xp.asarray(a, copy=True)) for a in self._buffers().values()]
         frozen = [d for d in self._dropouts if d.fixed_mask is None]
         try:
             if frozen:
@@ -465,17 +425,16 @@ class MultiLayerNet:
         finally:
             for d in frozen:
                 d.fixed_mask = None
-            for mean, mean0, var, var0 in saved:
-                mean[...] = mean0
-                var[...] = var0
+            for a, a0 in saved:
+                a[...] = a0
 
     # -- state -----------------------------------------------------------------------------
+    def _buffers(self) -> dict[str, Any]:
+        """The layers' non-parameter state (BatchNorm's running statistics), by state key."""
+        return {key: getattr(layer, attr) for key, (layer, attr) in self._buffer_refs.items()}
+
     def _state_arrays(self) -> dict[str, Any]:
-        arrays = dict(self.params)
-        for i, bn in self._batchnorms.items():
-            arrays[f"running_mean{i}"] = bn.running_mean
-            arrays[f"running_var{i}"] = bn.running_var
-        return arrays
+        return {**self.params, **self._buffers()}
 
     def state_dict(self) -> dict[str, Any]:
         """Parameters and BatchNorm running statistics (``running_mean1``,
@@ -484,7 +443,7 @@ class MultiLayerNet:
         state: dict[str, Any] = {
             key: self.backend.to_numpy(a).copy() for key, a in self._state_arrays().items()
         }
-        if self.use_dropout:
+        if self._dropouts:
             state["dropout_rng"] = self.dropout_rng.get_state()
         return state
 
@@ -526,7 +485,7 @@ class MultiLayerNet:
                     f"state_dict[{key!r}] cannot be converted to {self.dtype_name} ({exc})"
                 ) from None
         rng_state = state.get("dropout_rng")
-        if rng_state is not None and self.use_dropout:
+        if rng_state is not None and self._dropouts:
             if not isinstance(rng_state, Mapping):
                 raise ValueError(
                     "state_dict['dropout_rng'] must be a generator state (a dict), not "

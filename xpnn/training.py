@@ -59,9 +59,10 @@ class Trainer:
     Parameters
     ----------
     network:
-        A :class:`~xpnn.network.MultiLayerNet` (or anything with its ``params``,
-        ``loss_and_gradient(x, t, checked=...)``, ``accuracy``, ``check_input``,
-        ``check_labels``, ``state_dict``, ``load_state_dict`` and ``backend``).
+        A :class:`~xpnn.network.Network` such as :class:`~xpnn.mlp.MultiLayerNet` (or
+        anything with its ``params``, ``loss_and_gradient(x, t, checked=...)``,
+        ``accuracy``, ``check_input``, ``check_labels``, ``state_dict``,
+        ``load_state_dict`` and ``backend``).
     x_train, t_train, x_test, t_test:
         Host NumPy arrays or arrays of the network's backend: images ``(N, D)`` float, labels
         ``(N,)`` integers or ``(N, K)`` one-hot. Moved to the network's device once.
