@@ -94,7 +94,7 @@ def test_cupy_not_installed_says_what_to_install():
     proc = _import_xpnn_with("cupy", HIDE_CUPY)
     assert proc.returncode != 0
     last = proc.stderr.strip().splitlines()[-1]
-    assert "BackendError" in last and "pip install 'xpnn[cuda]'" in last
+    assert "BackendError" in last and "pip install 'xpnn[cuda12]'" in last and "cuda13" in last
 
 
 def test_cupy_without_cuda_fails_at_import_with_what_to_check():
@@ -278,3 +278,139 @@ def test_bad_seed_is_rejected(seed):
 def test_integer_dtype_is_refused_for_random_floats(backend):
     with pytest.raises(ValueError, match="float32 or float64"):
         backend.rng(0).normal(3, dtype="int32")
+
+
+def test_the_state_of_a_seed_given_as_a_list_round_trips():
+    g = get_backend("numpy").rng(np.random.SeedSequence([1, 2]))
+    g.reseed(3)
+    state = g.get_state()
+    expected = g.random(5)
+    other = get_backend("numpy").rng(0)
+    other.set_state(state)
+    assert other.seed_sequence.entropy == [1, 2]
+    np.testing.assert_array_equal(other.random(5), expected)
+
+
+def test_reseed_restarts_the_stream_from_the_root_and_the_key(backend, to_np):
+    g = backend.rng(4)
+    g.reseed(7)
+    first = to_np(g.random(6))
+    g.random(3)
+    g.reseed(7)
+    np.testing.assert_array_equal(to_np(g.random(6)), first)
+    g.reseed(8)
+    assert not np.array_equal(to_np(g.random(6)), first)
+
+
+def test_a_damaged_seed_in_a_state_is_refused_and_changes_nothing():
+    g = get_backend("numpy").rng(1)
+    state = g.get_state()
+    state["entropy"] = np.asarray("{not json")
+    before = g.get_state()
+    with pytest.raises(ValueError, match="damaged HostGenerator seed"):
+        g.set_state(state)
+    assert {k: str(v) for k, v in g.get_state().items()} == {k: str(v) for k, v in before.items()}
+
+
+# -- what each backend promises ------------------------------------------------------------
+
+
+def test_to_numpy_never_shares_memory_with_the_array(backend, to_np):
+    arr = backend.asarray(np.zeros(4, dtype=np.float32))
+    out = backend.to_numpy(arr)
+    out[:] = 7.0
+    np.testing.assert_array_equal(to_np(arr), np.zeros(4, dtype=np.float32))
+    host = np.zeros(3)
+    copied = backend.to_numpy(host)
+    copied[:] = 1.0
+    assert not host.any()
+
+
+def test_backends_are_cached_by_device_whatever_names_it():
+    import array_api_strict
+
+    named = get_backend("array_api_strict", "device1")
+    assert get_backend("array_api_strict", array_api_strict.Device("device1")) is named
+    assert get_backend("strict", "device1") is named
+    assert get_backend("array_api_strict") is get_backend("array_api_strict", "CPU_DEVICE")
+
+
+def test_cupy_devices_are_keyed_by_their_index():
+    """cupy.cuda.Device is unhashable: the cache keys CuPy backends by the device id."""
+    from types import SimpleNamespace
+
+    from xpnn.backends import cupy as cupy_backend
+
+    assert cupy_backend.device_key(None) == 0
+    assert cupy_backend.device_key(1) == cupy_backend.device_key(SimpleNamespace(id=1)) == 1
+    with pytest.raises(BackendError, match="GPU index"):
+        cupy_backend.device_key("gpu")
+
+
+def test_an_unknown_strict_device_is_a_backend_error():
+    with pytest.raises(BackendError, match="no device 'device9'"):
+        get_backend("array_api_strict", "device9")
+
+
+def test_a_backend_pickles_as_its_name_and_device():
+    import pickle
+
+    b = get_backend("array_api_strict", "device1")
+    assert pickle.loads(pickle.dumps(b)) is b
+    assert pickle.loads(pickle.dumps(get_backend("numpy"))) is get_backend("numpy")
+
+
+def test_xpnn_device_picks_the_default_backends_device():
+    env = {"XPNN_BACKEND": "array_api_strict", "XPNN_DEVICE": " device1 "}
+    assert backend_from_env(env) is get_backend("array_api_strict", "device1")
+    with pytest.raises(BackendError, match="XPNN_DEVICE='cuda:0'"):
+        backend_from_env({"XPNN_DEVICE": "cuda:0"})  # numpy has only the cpu
+
+
+def test_the_standin_device_is_made_current_by_activate():
+    from xpnn.backends.strict import current_device
+
+    b = get_backend("array_api_strict", "device1")
+    assert current_device.get() is None
+    with b.activate():
+        assert current_device.get() == b.device
+        with get_backend("array_api_strict", "device2").activate():
+            assert str(current_device.get()) != str(b.device)
+        assert current_device.get() == b.device
+    assert current_device.get() is None
+
+
+# CuPy that sees a GPU but cannot run a kernel on it (a wheel built for another CUDA).
+CUPY_WITHOUT_CUDA_LIBRARIES = (
+    "import sys, types, contextlib\n"
+    "cupy = types.ModuleType('cupy')\n"
+    "class Device:\n"
+    "    def __init__(self, i=0): self.id = i\n"
+    "    def __enter__(self): return self\n"
+    "    def __exit__(self, *a): return False\n"
+    "def arange(*a, **k):\n"
+    "    raise RuntimeError('CuPy failed to load libnvrtc.so.12: OSError: cannot open shared"
+    " object file\\nmore lines of traceback')\n"
+    "cupy.float32 = 'float32'\n"
+    "cupy.arange = arange\n"
+    "cupy.cuda = types.SimpleNamespace(is_available=lambda: True, Device=Device,\n"
+    "    runtime=types.SimpleNamespace(getDeviceCount=lambda: 1))\n"
+    "sys.modules['cupy'] = cupy\n"
+)
+
+
+def test_cupy_that_cannot_run_a_kernel_fails_at_import_in_one_line():
+    proc = _import_xpnn_with("cupy", CUPY_WITHOUT_CUDA_LIBRARIES)
+    assert proc.returncode != 0
+    last = proc.stderr.strip().splitlines()[-1]
+    assert "BackendError" in last and "cannot run a kernel on device 0" in last
+    assert "libnvrtc.so.12" in last and "more lines" not in last
+    assert "xpnn[cuda12]" in last and "xpnn[cuda13]" in last
+
+
+def test_asking_cupy_for_a_gpu_it_does_not_see_names_the_ones_it_does():
+    prelude = CUPY_WITHOUT_CUDA_LIBRARIES + "cupy.arange = lambda *a, **k: [0.0]\n"
+    env_code = "import os; os.environ['XPNN_DEVICE'] = '3'\n"
+    proc = _import_xpnn_with("cupy", prelude + env_code)
+    last = proc.stderr.strip().splitlines()[-1]
+    assert "BackendError" in last and "not device 3" in last and "CUDA_VISIBLE_DEVICES" in last

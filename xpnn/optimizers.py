@@ -177,7 +177,7 @@ def _eps(xp: Any, dtype: Any, eps: float) -> float:
 
 def _to_host(array: Any) -> Any:
     """A host NumPy copy of ``array`` (an array of any supported backend)."""
-    return backend_of(array).to_numpy(array).copy()
+    return backend_of(array).to_numpy(array)
 
 
 class Optimizer:
@@ -212,6 +212,12 @@ class Optimizer:
         different libraries) naming the key, before anything is changed.
         """
         work = [self._check(params, key, g) for key, g in grads.items()]
+        if not work:
+            return
+        with backend_of(work[0][2]).activate():  # CuPy computes on the current device
+            self._apply(work)
+
+    def _apply(self, work: list[tuple[str, Any, Any, Any]]) -> None:
         for key, xp, p, _ in work:
             if key not in self._state:
                 self._state[key] = self._new_state(key, xp, p)

@@ -1,0 +1,140 @@
+"""Array backends: which array library xpnn computes with, and on which device.
+
+A :class:`Backend` bundles an Array API namespace (``xp``), a device, and the few things the
+standard leaves out (see :mod:`xpnn.backends.base`). Each library has its own file here —
+``numpy.py``, ``strict.py``, ``torch.py``, ``cupy.py`` — with its ``Backend`` subclass,
+its random generator and anything else only that library needs; this module is the
+registry that finds them.
+
+The default backend is read once, when ``xpnn`` is imported, from the environment variable
+``XPNN_BACKEND`` (``numpy`` when unset or empty; stripped and case-insensitive), on the
+device named by ``XPNN_DEVICE`` (the library's default when unset: ``"cpu"``, GPU 0,
+``CPU_DEVICE``). Any other backend is available at any time through :func:`get_backend`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from typing import Any
+
+from .base import Backend, BackendError
+
+__all__ = [
+    "BACKEND_NAMES",
+    "Backend",
+    "BackendError",
+    "backend_from_env",
+    "backend_of",
+    "created_backends",
+    "get_backend",
+]
+
+#: The names accepted by ``XPNN_BACKEND`` and :func:`get_backend`.
+BACKEND_NAMES: tuple[str, ...] = ("numpy", "cupy", "torch", "array_api_strict")
+
+_ALIASES = {"np": "numpy", "cp": "cupy", "pytorch": "torch", "strict": "array_api_strict"}
+_MODULES = {"numpy": "numpy", "cupy": "cupy", "torch": "torch", "array_api_strict": "strict"}
+#: The library each backend file wraps (backend_of looks only at those already imported).
+_LIBRARIES = {
+    "numpy": "numpy",
+    "cupy": "cupy",
+    "torch": "torch",
+    "array_api_strict": "array_api_strict",
+}
+
+
+def import_library(module: str, install_hint: str) -> Any:
+    """Import an array library, or raise :class:`BackendError` saying how to install it."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        raise BackendError(
+            f"the {module!r} backend was requested but {module} is not installed "
+            f"({exc}); install it with: {install_hint}"
+        ) from None
+
+
+def _module(name: str) -> Any:
+    return importlib.import_module(f"{__name__}.{_MODULES[name]}")
+
+
+def _normalise(name: str) -> str:
+    key = name.strip().lower().replace("-", "_")
+    key = _ALIASES.get(key, key)
+    if key not in BACKEND_NAMES:
+        raise BackendError(
+            f"unknown xpnn backend {name!r}; valid names are: {', '.join(BACKEND_NAMES)} "
+            "(set XPNN_BACKEND to one of them, or leave it unset for numpy)"
+        )
+    return key
+
+
+_BACKENDS: dict[tuple[str, Any], Backend] = {}
+
+
+def _cached(name: str, key: Any) -> Backend:
+    backend = _BACKENDS.get((name, key))
+    if backend is None:
+        backend = _BACKENDS[name, key] = _module(name).create(key)
+    return backend
+
+
+def created_backends() -> list[Backend]:
+    """Every backend this process has made so far (through :func:`get_backend`)."""
+    return list(_BACKENDS.values())
+
+
+def get_backend(name: str | Backend | None = None, device: Any = None) -> Backend:
+    """Return the backend called ``name`` on ``device`` (its default device when ``None``).
+
+    ``name=None`` returns the default backend (the one ``XPNN_BACKEND`` chose at import).
+    A :class:`Backend` is returned as is. ``device`` is what the library calls a device
+    (``"cpu"``; a GPU index or ``cupy.cuda.Device``; ``"cuda:1"`` or a ``torch.device``;
+    ``"device1"`` or an ``array_api_strict.Device``). The same library and device give the
+    same object. Raises :class:`BackendError` (an ``ImportError``) for an unknown name or
+    device, a library that is not installed, or CuPy without a usable CUDA device.
+    """
+    if isinstance(name, Backend):
+        return name
+    if name is None:
+        if device is None:
+            return default_backend
+        name = default_backend.name
+    if not isinstance(name, str):
+        raise TypeError(f"backend must be a name or a Backend, not {type(name).__name__}")
+    key = _normalise(name)
+    return _cached(key, _module(key).device_key(device))
+
+
+def backend_from_env(environ: Any = None) -> Backend:
+    """The backend named by ``XPNN_BACKEND`` (on ``XPNN_DEVICE``) in ``environ`` (default
+    ``os.environ``)."""
+    env = os.environ if environ is None else environ
+    raw = env.get("XPNN_BACKEND", "")
+    device = env.get("XPNN_DEVICE", "").strip() or None
+    name = raw.strip()
+    try:
+        key = _normalise(name) if name else "numpy"
+        return _cached(key, _module(key).device_key(device))
+    except BackendError as exc:
+        where = f"XPNN_BACKEND={raw!r}" + (f", XPNN_DEVICE={device!r}" if device else "")
+        raise BackendError(f"{where}: {exc}") from None
+
+
+def backend_of(array: Any) -> Backend:
+    """The backend (library and device) an array belongs to."""
+    for name in ("numpy", "array_api_strict", "cupy", "torch"):
+        if name not in sys.modules:  # each backend is named after its library:
+            continue  # an array of a library nobody imported cannot exist
+        key = _module(name).owns(array)
+        if key is not None:
+            return _cached(name, key)
+    raise TypeError(
+        f"expected an array of numpy, cupy, torch or array_api_strict, got {type(array).__name__}"
+    )
+
+
+#: The default backend, chosen once from ``XPNN_BACKEND`` when xpnn is imported.
+default_backend: Backend = backend_from_env()
