@@ -4,8 +4,12 @@ Cases (``XPNN_TEST_BACKENDS``, comma-separated, picks a subset by case id or bac
 
 - ``numpy``: NumPy through array_api_compat, float32;
 - ``strict``: array_api_strict on its default device, float64;
-- ``strict-device1``: array_api_strict on ``Device("device1")``, float32 — a stand-in for a
-  GPU: any array created without ``device=`` lands on the wrong device and fails there;
+- ``strict-device1``: array_api_strict on ``Device("device1")``, float32 — the GPU
+  stand-in: xpnn treats it as device memory (``is_cpu`` is false: losses stay on the
+  device, device arrays are not value-checked, reads happen only at bounded points), NumPy
+  cannot read it, and any array created without ``device=`` lands on the wrong device and
+  fails there (``tests/standin.py`` also counts its host reads and makes it allocate like
+  CuPy, on the current device);
 - ``torch``: PyTorch on the CPU, float32, where torch is installed;
 - ``cupy``: CuPy on GPU 0, float32, where CuPy finds a CUDA device.
 """

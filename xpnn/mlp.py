@@ -97,7 +97,7 @@ class MultiLayerNet(Network):
             )
         self.activation = activation.strip().lower()
         self.weight_init_std = weight_init_std
-        init = resolve_init(weight_init_std)
+        resolve_init(weight_init_std)  # an unknown name fails before anything is built
 
         if dropout_ration is not None:
             if dropout_ratio != 0.5 and float(dropout_ratio) != float(dropout_ration):
@@ -120,7 +120,9 @@ class MultiLayerNet(Network):
             seed=seed,
         )
 
+    def _build(self) -> None:
         # -- parameters ------------------------------------------------------------------
+        init, ratio = resolve_init(self.weight_init_std), self.dropout_ratio
         xp, dev, dt = self.backend.xp, self.backend.device, self.dtype
         sizes = [self.input_size, *self.hidden_size_list, self.output_size]
         for i in range(1, len(sizes)):

@@ -153,15 +153,24 @@ class Network:
         self._grad_refs: list[tuple[str, Any, str]] = []  # (param key, layer, grad attr)
         self._buffer_refs: dict[str, tuple[Any, str]] = {}  # state key -> (layer, attr)
         self._dropouts: list[Dropout] = []
-        self._weights: list[Any] = []  # the arrays weight decay applies to
+        self._weights: list[tuple[str, Any]] = []  # (key, array) weight decay applies to
         self._array_type: type | None = None
+        with self.backend.activate():  # CuPy allocates on the current device
+            self._build()
+        if not self.params:
+            raise TypeError(f"{type(self).__name__}._build() registered no parameters")
+
+    def _build(self) -> None:
+        """Create the parameters and layers (subclasses), with :meth:`_add_param` and
+        :meth:`_add_layer`; runs with the backend's device current."""
+        raise NotImplementedError
 
     # -- building (subclass constructors) -------------------------------------------------
     def _add_param(self, key: str, array: Any, *, decay: bool = False) -> Any:
         """Register ``array`` as ``params[key]`` (``decay``: weight decay applies to it)."""
         self.params[key] = array
         if decay:
-            self._weights.append(array)
+            self._weights.append((key, array))
         self._array_type = type(array)
         return array
 
@@ -351,19 +360,21 @@ class Network:
         lam = self.weight_decay_lambda
         if lam:
             xp = array_namespace(loss)
-            for W in self._weights:
+            for _, W in self._weights:
                 loss = loss + (0.5 * lam) * xp.sum(W * W)
         return loss
 
     def predict(self, x: Any, train_flg: bool = False) -> Any:
         """Scores (N, output_size) before the softmax, on the network's device."""
-        return self._predict(self.check_input(x), train_flg)
+        with self.backend.activate():
+            return self._predict(self.check_input(x), train_flg)
 
     def loss(self, x: Any, t: Any, train_flg: bool = False) -> Any:
         """Mean cross-entropy over the batch plus ½λΣ‖W‖², a 0-d array on the device
         (``float(loss)`` reads it; on a GPU that waits for the device)."""
-        x, t = self._inputs(x, t)
-        return self._loss(x, t, train_flg)
+        with self.backend.activate():
+            x, t = self._inputs(x, t)
+            return self._loss(x, t, train_flg)
 
     def loss_and_gradient(
         self, x: Any, t: Any, *, checked: bool = False
@@ -377,17 +388,18 @@ class Network:
         :meth:`check_input` and :meth:`check_labels` on the whole data set and pass batches
         of it (the Trainer does: the checks cost ~30 µs a step, ~4 % of a small MNIST step).
         """
-        if not checked:
-            x, t = self._inputs(x, t)
-        loss = self._loss(x, t, True)
-        dout = self.last_layer.backward(1.0)
-        for layer in reversed(self.layers.values()):
-            dout = layer.backward(dout)  # the first layer returns None: nothing follows
-        grads = {key: getattr(layer, attr) for key, layer, attr in self._grad_refs}
-        lam = self.weight_decay_lambda
-        if lam:
-            for i, W in enumerate(self._weights, start=1):
-                grads[f"W{i}"] += lam * W
+        with self.backend.activate():
+            if not checked:
+                x, t = self._inputs(x, t)
+            loss = self._loss(x, t, True)
+            dout = self.last_layer.backward(1.0)
+            for layer in reversed(self.layers.values()):
+                dout = layer.backward(dout)  # the first layer returns None: nothing follows
+            grads = {key: getattr(layer, attr) for key, layer, attr in self._grad_refs}
+            lam = self.weight_decay_lambda
+            if lam:
+                for key, W in self._weights:
+                    grads[key] += lam * W
         return loss, grads
 
     def gradient(self, x: Any, t: Any) -> dict[str, Any]:
@@ -398,12 +410,13 @@ class Network:
     def accuracy(self, x: Any, t: Any) -> float:
         """Fraction of samples whose highest score is the label (inference mode), a
         Python float (reading it waits for the device)."""
-        x, t = self._inputs(x, t)
-        xp = array_namespace(x)
-        y = xp.argmax(self._predict(x, False), axis=1)
-        if t.ndim != 1:
-            t = xp.argmax(t, axis=1)
-        return int(xp.count_nonzero(y == t)) / int(x.shape[0])
+        with self.backend.activate():
+            x, t = self._inputs(x, t)
+            xp = array_namespace(x)
+            y = xp.argmax(self._predict(x, False), axis=1)
+            if t.ndim != 1:
+                t = xp.argmax(t, axis=1)
+            return int(xp.count_nonzero(y == t)) / int(x.shape[0])
 
     def numerical_gradient(self, x: Any, t: Any, h: float = 1e-4) -> dict[str, Any]:
         """Gradients of :meth:`loss` (training mode) by central differences (slow; use a
@@ -412,21 +425,27 @@ class Network:
         Dropout masks are held fixed for the computation: those set in ``fixed_mask``, or
         else those of one fresh draw. BatchNorm's running statistics are left as they were.
         """
-        x, t = self._inputs(x, t)
-        xp = self.backend.xp
-        saved = [(a, xp.asarray(a, copy=True)) for a in self._buffers().values()]
-        frozen = [d for d in self._dropouts if d.fixed_mask is None]
-        try:
-            if frozen:
-                self._predict(x, True)
+        with self.backend.activate():
+            x, t = self._inputs(x, t)
+            xp = self.backend.xp
+            saved = [(a, xp.asarray(a, copy=True)) for a in self._buffers().values()]
+            frozen = [d for d in self._dropouts if d.fixed_mask is None]
+            try:
+                if frozen:
+                    self._predict(x, True)
+                    for d in frozen:
+                        d.fixed_mask = d.mask != 0.0
+                return _numerical_gradient(lambda p: self._loss(x, t, True), self.params, h=h)
+            finally:
                 for d in frozen:
-                    d.fixed_mask = d.mask != 0.0
-            return _numerical_gradient(lambda p: self._loss(x, t, True), self.params, h=h)
-        finally:
-            for d in frozen:
-                d.fixed_mask = None
-            for a, a0 in saved:
-                a[...] = a0
+                    d.fixed_mask = None
+                for a, a0 in saved:
+                    a[...] = a0
+
+    def reseed_dropout(self, *key: int) -> None:
+        """Restart the dropout stream from this network's seed extended by ``key`` (the
+        Trainer passes the epoch, so a run resumed at an epoch draws what it would have)."""
+        self.dropout_rng.reseed(*key)
 
     # -- state -----------------------------------------------------------------------------
     def _buffers(self) -> dict[str, Any]:
@@ -441,7 +460,7 @@ class Network:
         ``running_var1``, ...) as host NumPy copies; with dropout, also ``'dropout_rng'``:
         the dropout generator's state (a dict of host arrays)."""
         state: dict[str, Any] = {
-            key: self.backend.to_numpy(a).copy() for key, a in self._state_arrays().items()
+            key: self.backend.to_numpy(a) for key, a in self._state_arrays().items()
         }
         if self._dropouts:
             state["dropout_rng"] = self.dropout_rng.get_state()
@@ -458,6 +477,10 @@ class Network:
         the dropout generator when it was saved on the same kind of backend; otherwise a
         ``RuntimeWarning`` says the masks continue from this network's own stream.
         """
+        with self.backend.activate():  # CuPy allocates on the current device
+            self._load_state_dict(state)
+
+    def _load_state_dict(self, state: Mapping[str, Any]) -> None:
         targets = self._state_arrays()
         missing = [k for k in targets if k not in state]
         unexpected = [k for k in state if k not in targets and k != "dropout_rng"]

@@ -53,6 +53,47 @@ def _positive_int(name: str, value: Any) -> int:
     return int(value)
 
 
+class _EpochLosses:
+    """One epoch's losses: read at once on the CPU; on a device, kept there until
+    :meth:`read`, which moves all pending ones to the host in one transfer.
+
+    Every value read is checked: the first non-finite one raises :class:`DivergenceError`
+    naming its global step."""
+
+    def __init__(self, trainer: Trainer, first_step: int) -> None:
+        self._trainer = trainer
+        self._backend = trainer.backend
+        self._on_cpu = trainer.backend.is_cpu
+        self._first = first_step
+        self.values: list[float] = []  # read and checked
+        self._pending: list[Any] = []  # 0-d device arrays, not read yet
+
+    def __len__(self) -> int:
+        return len(self.values) + len(self._pending)
+
+    def add(self, loss: Any) -> None:
+        if self._on_cpu:
+            value = float(loss)
+            if not math.isfinite(value):
+                self._trainer._diverged(self._first + len(self.values), value)
+            self.values.append(value)
+        else:
+            self._pending.append(loss)
+
+    def read(self) -> float:
+        """Read the pending losses (one transfer); return the latest (NaN if none yet)."""
+        if self._pending:
+            stacked = self._backend.xp.stack(self._pending)
+            host = self._backend.to_numpy(stacked)
+            bad = np.flatnonzero(~np.isfinite(host))
+            if bad.size:
+                step = self._first + len(self.values) + int(bad[0])
+                self._trainer._diverged(step, float(host[bad[0]]))
+            self.values.extend(float(v) for v in host)
+            self._pending.clear()
+        return self.values[-1] if self.values else math.nan
+
+
 class Trainer:
     """Train ``network`` with ``optimizer`` on ``(x_train, t_train)``, evaluating each epoch.
 
@@ -88,6 +129,11 @@ class Trainer:
         A checkpoint path (or ``True``: the one in ``checkpoint_dir``) to continue from.
     eval_batch_size:
         Batch size for evaluation passes (bounds memory; does not change results).
+    refresh_interval:
+        Seconds between progress-bar refreshes when verbose (each refresh reads the
+        pending losses from a GPU: one transfer, not one per step).
+    file:
+        Where the summary lines go (default ``sys.stdout``; the bar goes to stderr).
     """
 
     def __init__(
@@ -111,6 +157,7 @@ class Trainer:
         checkpoint_every: int = 1,
         resume: str | os.PathLike | bool | None = None,
         eval_batch_size: int = 10_000,
+        refresh_interval: float = 0.5,
         file: Any = None,
     ) -> None:
         self.network = network
@@ -123,6 +170,11 @@ class Trainer:
             _positive_int("evaluate_sample_num_per_epoch", evaluate_sample_num_per_epoch)
         self.evaluate_sample_num_per_epoch = evaluate_sample_num_per_epoch
         self.verbose = bool(verbose)
+        if isinstance(refresh_interval, bool) or not isinstance(refresh_interval, int | float):
+            raise TypeError(f"refresh_interval must be in seconds, got {refresh_interval!r}")
+        if not refresh_interval >= 0.0:
+            raise ValueError(f"refresh_interval must be ≥ 0 seconds, got {refresh_interval!r}")
+        self.refresh_interval = float(refresh_interval)
         self.file = sys.stdout if file is None else file
         if schedule_by not in ("epoch", "step"):
             raise ValueError(f"schedule_by must be 'epoch' or 'step', got {schedule_by!r}")
@@ -137,8 +189,9 @@ class Trainer:
         else:
             self.optimizer = optimizer
 
-        self.x_train, self.t_train = self._to_device("train", x_train, t_train)
-        self.x_test, self.t_test = self._to_device("test", x_test, t_test)
+        with self.backend.activate():
+            self.x_train, self.t_train = self._to_device("train", x_train, t_train)
+            self.x_test, self.t_test = self._to_device("test", x_test, t_test)
         self.train_size = int(self.x_train.shape[0])
         self.iter_per_epoch = math.ceil(self.train_size / self.batch_size)
         self.max_iter = self.epochs * self.iter_per_epoch
@@ -181,22 +234,28 @@ class Trainer:
     # -- training ------------------------------------------------------------------------
     def train(self) -> dict[str, list[float]]:
         """Run the remaining epochs; return the history (also kept on the trainer)."""
+        with self.backend.activate():  # CuPy allocates and launches on the current device
+            return self._train()
+
+    def _train(self) -> dict[str, list[float]]:
         xp = self.backend.xp
-        on_cpu = self.backend.is_cpu
         bar = None
         if self.verbose:
             self._print(
                 f"training on {self.backend.name} ({self.backend.device}), "
                 f"{self.train_size} samples, {self.epochs} epochs x {self.iter_per_epoch} steps"
             )
+        reseed = getattr(self.network, "reseed_dropout", None)
         for epoch in range(self.current_epoch, self.epochs):
             if self.lr_schedule is not None and self.schedule_by == "epoch":
                 self.optimizer.lr = float(self.lr_schedule(epoch))
             start = time.perf_counter()
             batches = self._epoch_batches(epoch)
+            if reseed is not None:
+                reseed(epoch)  # dropout masks from (seed, epoch): a resume replays nothing
             if self.verbose:
                 bar = self._progress_bar(epoch)
-            losses: list[Any] = []
+            losses = _EpochLosses(self, len(self.train_loss_list))
             last_refresh = start
             for idx in batches:
                 if self.lr_schedule is not None and self.schedule_by == "step":
@@ -205,29 +264,21 @@ class Trainer:
                 t_batch = xp.take(self.t_train, idx, axis=0)
                 # the data was checked once, in __init__: no per-batch checks
                 loss, grads = self.network.loss_and_gradient(x_batch, t_batch, checked=True)
-                if on_cpu:
-                    value = float(loss)
-                    if not math.isfinite(value):
-                        self._diverged(len(self.train_loss_list) + len(losses), value)
-                    losses.append(value)
-                else:
-                    losses.append(loss)
+                losses.add(loss)  # on a GPU, kept there: no host synchronisation per step
                 self.optimizer.update(self.network.params, grads)
                 self.current_iter += 1
                 if bar is not None:
                     now = time.perf_counter()
-                    if now - last_refresh > 0.5 or len(losses) == len(batches):
-                        self._check_losses(losses)  # a read, at a bounded rate
-                        seen = len(losses) * self.batch_size
+                    if now - last_refresh >= self.refresh_interval or len(losses) == len(batches):
+                        last = losses.read()  # a device read, at a bounded rate
+                        seen = min(len(losses) * self.batch_size, self.train_size)
                         bar.set_postfix(
-                            loss=f"{float(losses[-1]):.4f}",
-                            img_s=f"{min(seen, self.train_size) / (now - start):,.0f}",
-                            refresh=False,
+                            loss=f"{last:.4f}", img_s=f"{seen / (now - start):,.0f}", refresh=False
                         )
                         last_refresh = now
                     bar.update(1)
-            self._check_losses(losses)
-            self.train_loss_list.extend(float(v) for v in losses)
+            losses.read()
+            self.train_loss_list.extend(losses.values)
             train_acc, test_acc = self._evaluate()
             self.train_acc_list.append(train_acc)
             self.test_acc_list.append(test_acc)
@@ -236,7 +287,7 @@ class Trainer:
             self.current_epoch = epoch + 1
             if bar is not None:
                 bar.close()
-                mean_loss = sum(self.train_loss_list[-len(losses) :]) / len(losses)
+                mean_loss = sum(losses.values) / len(losses.values)
                 self._print(
                     f"epoch {epoch + 1:>3}/{self.epochs}  loss {mean_loss:.4f}  "
                     f"train acc {train_acc:.4f}  test acc {test_acc:.4f}  "
@@ -249,15 +300,6 @@ class Trainer:
         if self.verbose and self.test_acc_list:
             self._print(f"final test accuracy: {self.test_acc_list[-1]:.4f}")
         return self.history
-
-    def _check_losses(self, losses: list[Any]) -> None:
-        if not losses or isinstance(losses[-1], float):
-            return
-        values = self.backend.to_numpy(self.backend.xp.stack(losses))
-        bad = np.flatnonzero(~np.isfinite(values))
-        if bad.size:
-            self._diverged(len(self.train_loss_list) + int(bad[0]), float(values[bad[0]]))
-        losses[:] = [float(v) for v in values]
 
     def _diverged(self, step: int, value: float) -> None:
         raise DivergenceError(
