@@ -19,6 +19,7 @@ from concurrent.futures import ProcessPoolExecutor
 import numpy as np
 import pytest
 
+import xpnn
 from xpnn.tuning import (
     Choice,
     IntUniform,
@@ -348,6 +349,41 @@ def test_spawned_worker_processes_give_the_same_results():
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=2, mp_context=context) as pool:
         assert_same_results(failing_search(8, executor=pool), failing_search(8))
+
+
+@pytest.fixture
+def cuda_in_use(monkeypatch):
+    """This process has used a backend that cannot survive a fork (as CuPy has once it
+    initialised CUDA): simulated by marking the stand-in so."""
+    from xpnn.backends import get_backend
+    from xpnn.backends.strict import StrictBackend
+
+    monkeypatch.setattr(StrictBackend, "fork_safe", property(lambda self: self.is_cpu))
+    return get_backend("array_api_strict", "device1")
+
+
+def test_a_fork_started_pool_is_refused_once_cuda_is_in_use_saying_what_to_use(cuda_in_use):
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork")) as pool:
+        with pytest.raises(ValueError, match=r"starts its workers by fork.*xpnn\.process_pool"):
+            search(2, executor=pool)
+
+
+def test_process_pool_spawns_its_workers_once_cuda_is_in_use(cuda_in_use):
+    with xpnn.process_pool(2) as pool:
+        assert pool._mp_context.get_start_method() == "spawn"
+        assert_same_results(failing_search(4, executor=pool), failing_search(4))
+
+
+def test_process_pool_spawns_for_a_backend_that_cannot_survive_a_fork(monkeypatch):
+    from xpnn.backends import get_backend
+    from xpnn.backends.strict import StrictBackend
+
+    monkeypatch.setattr("xpnn.tuning.created_backends", lambda: [get_backend("numpy")])
+    monkeypatch.setattr(StrictBackend, "fork_safe", property(lambda self: self.is_cpu))
+    with xpnn.process_pool(1, backend=get_backend("array_api_strict", "device1")) as pool:
+        assert pool._mp_context.get_start_method() == "spawn"
+    with xpnn.process_pool(1, backend="numpy") as pool:
+        assert pool._mp_context.get_start_method() == multiprocessing.get_start_method()
 
 
 def test_a_local_dask_cluster_gives_the_same_results():

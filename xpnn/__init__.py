@@ -41,7 +41,16 @@ from .optimizers import (
 )
 from .random import Generator, spawn_seeds
 from .training import DivergenceError, Trainer
-from .tuning import Choice, IntUniform, LogUniform, SearchResult, Trial, Uniform, random_search
+from .tuning import (
+    Choice,
+    IntUniform,
+    LogUniform,
+    SearchResult,
+    Trial,
+    Uniform,
+    process_pool,
+    random_search,
+)
 
 #: The default backend, read once from ``XPNN_BACKEND`` at import (``numpy`` when unset).
 backend: Backend = default_backend
@@ -94,6 +103,7 @@ __all__ = [
     "load_checkpoint",
     "load_mnist",
     "numerical_gradient",
+    "process_pool",
     "random_search",
     "read_idx",
     "resolve_init",

@@ -42,6 +42,12 @@ method), or a ``functools.partial`` of one; ``xpnn`` and that module must be imp
 where the trials run. Dask's executor submits ``pure=True`` tasks by default: identical
 trials are computed once, which is what a deterministic objective wants.
 
+**GPUs and worker processes.** A process started by ``fork`` cannot use CUDA once its
+parent has, so on CuPy (or torch on CUDA) every trial of a fork-started pool would fail.
+:func:`process_pool` makes a ``ProcessPoolExecutor`` whose workers start by ``spawn`` where
+that matters (and by the platform's default elsewhere), and :func:`random_search` refuses a
+fork-started pool once this process has used such a backend, saying what to use instead.
+
 **Failures are data.** A trial whose objective raises (a diverging run, say) or whose
 metric is missing, not a number or not finite is recorded with status ``"failed"`` and the
 error message, and sorts after every successful trial; the search goes on. Only errors of
@@ -52,13 +58,16 @@ the search.
 from __future__ import annotations
 
 import math
+import multiprocessing
 import numbers
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import Executor, as_completed
+from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+
+from .backends import Backend, created_backends, get_backend
 
 __all__ = [
     "Choice",
@@ -68,6 +77,7 @@ __all__ = [
     "SearchResult",
     "Trial",
     "Uniform",
+    "process_pool",
     "random_search",
 ]
 
@@ -472,6 +482,48 @@ class SearchResult:
 # --------------------------------------------------------------------------- search
 
 
+def _fork_unsafe() -> list[Backend]:
+    return [b for b in created_backends() if not b.fork_safe]
+
+
+def process_pool(
+    max_workers: int | None = None,
+    *,
+    backend: str | Backend | None = None,
+    initializer: Callable[..., Any] | None = None,
+    initargs: tuple[Any, ...] = (),
+) -> ProcessPoolExecutor:
+    """A ``ProcessPoolExecutor`` whose workers can compute on ``backend`` (default: xpnn's).
+
+    Workers start by ``spawn`` when ``backend``, or any backend this process has used,
+    cannot survive a ``fork`` (CuPy; torch on CUDA), and by the platform's default start
+    method otherwise (``fork`` on Linux before Python 3.14: the fastest start). Under
+    ``spawn`` the objective must be importable (a top-level function of a module, or of a
+    script guarded by ``if __name__ == "__main__":``).
+    """
+    spawn = not get_backend(backend).fork_safe or bool(_fork_unsafe())
+    context = multiprocessing.get_context("spawn") if spawn else None
+    return ProcessPoolExecutor(
+        max_workers, mp_context=context, initializer=initializer, initargs=initargs
+    )
+
+
+def _check_start_method(executor: Executor) -> None:
+    """Refuse a fork-started process pool once CUDA is in use in this process."""
+    if not isinstance(executor, ProcessPoolExecutor):
+        return
+    context = getattr(executor, "_mp_context", None) or multiprocessing.get_context()
+    unsafe = _fork_unsafe()
+    if context.get_start_method() == "fork" and unsafe:
+        names = ", ".join(sorted({f"{b.name} ({b.device})" for b in unsafe}))
+        raise ValueError(
+            f"this ProcessPoolExecutor starts its workers by fork, but this process has "
+            f"used {names}: CUDA cannot be used in a forked child, so every trial would "
+            "fail. Use xpnn.process_pool(n) (it spawns), or ProcessPoolExecutor(n, "
+            "mp_context=multiprocessing.get_context('spawn'))"
+        )
+
+
 def _check_seed(seed: Any) -> None:
     if seed is None:
         return
@@ -502,10 +554,11 @@ def random_search(
         n_trials: how many configurations to try (at least 1).
         seed: seeds the configurations and the trials' seeds; ``None`` draws fresh entropy
             (recorded as ``SearchResult.seed``).
-        executor: a :class:`concurrent.futures.Executor` to run the trials (a
-            ``ProcessPoolExecutor``, ``distributed.Client(...).get_executor()``, ...). All
+        executor: a :class:`concurrent.futures.Executor` to run the trials
+            (:func:`process_pool`, ``distributed.Client(...).get_executor()``, ...). All
             trials are submitted at once; the executor is not shut down. ``None`` runs them
-            one after another in this process.
+            one after another in this process. A fork-started process pool is refused once
+            this process has used CUDA (see the module docstring).
         metric: the name of the returned metric that ranks trials.
         mode: ``"max"`` (higher is better, e.g. accuracy) or ``"min"`` (e.g. a loss).
         callback: called in this process with each finished :class:`Trial` as it finishes
@@ -540,6 +593,8 @@ def random_search(
         raise TypeError(f"executor must be a concurrent.futures.Executor, got {executor!r}")
     if callback is not None and not callable(callback):
         raise TypeError(f"callback must be callable, got {callback!r}")
+    if executor is not None:
+        _check_start_method(executor)
     _check_seed(seed)
     n_trials = int(n_trials)
     space = dict(space)

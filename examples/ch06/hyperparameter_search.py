@@ -15,8 +15,8 @@ where the book would search next. The book finds the learning rate matters most 
 trials have lr ≈ 1e-3..1e-2) and weight decay much less (it narrows λ to 1e-8..1e-6).
 
 The search is :func:`xpnn.random_search`: every configuration and trial seed is drawn up
-front from ``--seed``, so ``--workers N`` (a ``ProcessPoolExecutor`` of N processes, each
-with one BLAS thread) runs the same trials as ``--workers 1`` (in this process), with the
+front from ``--seed``, so ``--workers N`` (``xpnn.process_pool``: N processes, each with one
+BLAS thread, started by spawn on a GPU backend) runs the same trials as ``--workers 1`` (in this process), with the
 same numbers up to the last-bit differences a BLAS may make with another thread count
 (which 50 epochs of SGD can grow into a point of accuracy).
 
@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import functools
 import time
-from concurrent.futures import ProcessPoolExecutor
 
 import common
 
@@ -93,7 +92,8 @@ def search(data, backend: str, n_trials: int, epochs: int, seed: int, workers: i
 
     if workers <= 1:
         return xpnn.random_search(fn, space, n_trials, seed=seed, callback=report)
-    with ProcessPoolExecutor(workers, initializer=_one_blas_thread) as pool:
+    # workers start by spawn on a GPU backend (CUDA cannot be used in a forked child)
+    with xpnn.process_pool(workers, backend=backend, initializer=_one_blas_thread) as pool:
         return xpnn.random_search(fn, space, n_trials, seed=seed, executor=pool, callback=report)
 
 
