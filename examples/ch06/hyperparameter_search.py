@@ -16,9 +16,9 @@ trials have lr ≈ 1e-3..1e-2) and weight decay much less (it narrows λ to 1e-8
 
 The search is :func:`xpnn.random_search`: every configuration and trial seed is drawn up
 front from ``--seed``, so ``--workers N`` (``xpnn.process_pool``: N processes, each with one
-BLAS thread, started by spawn on a GPU backend) runs the same trials as ``--workers 1`` (in this process), with the
-same numbers up to the last-bit differences a BLAS may make with another thread count
-(which 50 epochs of SGD can grow into a point of accuracy).
+BLAS thread, started by spawn on a GPU backend) runs the same trials as ``--workers 1`` (in
+this process), with the same numbers up to the last-bit differences a BLAS may make with
+another thread count (which 50 epochs of SGD can grow into a point of accuracy).
 
 ``--quick`` runs 10 trials of 15 epochs.
 """
