@@ -49,6 +49,7 @@ from array_api_compat import array_namespace, is_numpy_array
 from array_api_compat import device as device_of
 
 from .backends import Backend, backend_of, get_backend
+from .flat import FlatDict, FlatLayout
 from .gradcheck import numerical_gradient as _numerical_gradient
 from .layers import Dropout, SoftmaxWithLoss
 from .random import spawn_seeds
@@ -155,10 +156,14 @@ class Network:
         self._dropouts: list[Dropout] = []
         self._weights: list[tuple[str, Any]] = []  # (key, array) weight decay applies to
         self._array_type: type | None = None
+        self._grads: FlatDict | None = None  # the flat gradient buffer (None: not flat)
+        self._decay: Any = None  # flat λ at the weights, 0 elsewhere (made when first used)
+        self._decay_lambda = 0.0
         with self.backend.activate():  # CuPy allocates on the current device
             self._build()
-        if not self.params:
-            raise TypeError(f"{type(self).__name__}._build() registered no parameters")
+            if not self.params:
+                raise TypeError(f"{type(self).__name__}._build() registered no parameters")
+            self._flatten()
 
     def _build(self) -> None:
         """Create the parameters and layers (subclasses), with :meth:`_add_param` and
@@ -196,6 +201,41 @@ class Network:
         order = {key: i for i, key in enumerate(self.params)}
         self._grad_refs.sort(key=lambda ref: order[ref[0]])  # grads keyed in params' order
         return layer
+
+    def _flatten(self) -> None:
+        """Move the parameters into one flat buffer (``params`` becomes a
+        :class:`~xpnn.flat.FlatDict` of its views, which the layers now compute with) and
+        bind the layers' gradients to views of a second one, so that an optimizer updates
+        every parameter in one pass. Where the backend's views do not share memory, the
+        parameters stay as they are and gradients are new arrays every step."""
+        layout = FlatLayout.of(self.params, self.backend)
+        if layout is None:
+            return
+        old = self.params
+        self.params = layout.pack(old)
+        key_of = {id(a): k for k, a in old.items()}
+        for layer in self.layers.values():
+            for name, array in layer.params.items():
+                if id(array) in key_of:
+                    setattr(layer, name, self.params[key_of[id(array)]])
+        self._weights = [(key, self.params[key]) for key, _ in self._weights]
+        self._grads = layout.zeros()
+        bound: dict[int, tuple[Any, dict[str, Any]]] = {}
+        for key, layer, attr in self._grad_refs:
+            name = next(n for n, a in layer.GRAD_ATTRS.items() if a == attr)
+            bound.setdefault(id(layer), (layer, {}))[1][name] = self._grads[key]
+        for layer, views in bound.values():
+            layer.bind_grads(self.backend, views)
+
+    def _decay_vector(self) -> Any:
+        """The flat buffer of λ at the weights and 0 elsewhere (remade if λ changed)."""
+        lam = self.weight_decay_lambda
+        if self._decay is None or self._decay_lambda != lam:
+            decay = self.params.layout.zeros()
+            for key, _ in self._weights:
+                decay[key][...] = lam
+            self._decay, self._decay_lambda = decay.flat, lam
+        return self._decay
 
     # -- input validation ----------------------------------------------------------------
     def _check_array(self, a: Any, name: str) -> bool:
@@ -360,8 +400,12 @@ class Network:
         lam = self.weight_decay_lambda
         if lam:
             xp = array_namespace(loss)
-            for _, W in self._weights:
-                loss = loss + (0.5 * lam) * xp.sum(W * W)
+            if self._grads is not None:  # flat: ½ Σ λ_i p_i², one pass whatever the depth
+                p = self.params.flat
+                loss = loss + 0.5 * xp.vecdot(self._decay_vector(), p * p)
+            else:
+                for _, W in self._weights:
+                    loss = loss + (0.5 * lam) * xp.sum(W * W)
         return loss
 
     def predict(self, x: Any, train_flg: bool = False) -> Any:
@@ -382,7 +426,10 @@ class Network:
         """One forward pass in training mode and the backward pass: ``(loss, grads)``.
 
         ``grads`` has the keys of ``params``; weight gradients include λW. The arrays are
-        the layers' own (``layer.dW`` ...), fresh on every call.
+        the layers' own (``layer.dW`` ...): views of the network's flat gradient buffer,
+        overwritten by the next backward pass (as PyTorch's ``.grad``; copy them to keep
+        them). Passed to an optimizer with ``net.params`` as they are, they take its flat
+        path: one update over the whole buffer.
 
         ``checked=True`` skips the input checks, for callers that have already run
         :meth:`check_input` and :meth:`check_labels` on the whole data set and pass batches
@@ -395,11 +442,16 @@ class Network:
             dout = self.last_layer.backward(1.0)
             for layer in reversed(self.layers.values()):
                 dout = layer.backward(dout)  # the first layer returns None: nothing follows
-            grads = {key: getattr(layer, attr) for key, layer, attr in self._grad_refs}
             lam = self.weight_decay_lambda
-            if lam:
-                for key, W in self._weights:
-                    grads[key] += lam * W
+            if self._grads is not None:
+                grads = self._grads.copy()  # the views: valid until the next backward pass
+                if lam:
+                    grads.flat += self._decay_vector() * self.params.flat
+            else:
+                grads = {key: getattr(layer, attr) for key, layer, attr in self._grad_refs}
+                if lam:
+                    for key, W in self._weights:
+                        grads[key] += lam * W
         return loss, grads
 
     def gradient(self, x: Any, t: Any) -> dict[str, Any]:

@@ -38,6 +38,7 @@ from array_api_compat import array_namespace, is_numpy_array
 from array_api_compat import device as device_of
 
 from .backends import backend_of
+from .flat import FlatDict, FlatLayout
 
 __all__ = [
     "OPTIMIZERS",
@@ -198,6 +199,8 @@ class Optimizer:
         self._step: dict[str, int] = {}
         self._state: dict[str, dict[str, Any]] = {}  # key -> slot -> array on the device
         self._pending: dict[str, dict[str, Any]] = {}  # key -> slot -> host array (loaded)
+        # the flat path: (layout, slot -> flat state buffer, the step count of every key)
+        self._flat: tuple[FlatLayout, dict[str, Any], int] | None = None
 
     def __repr__(self) -> str:
         args = ", ".join(f"{n}={getattr(self, n)!r}" for n in self.hyperparameters)
@@ -207,17 +210,96 @@ class Optimizer:
     def update(self, params: MutableMapping[str, Any], grads: Mapping[str, Any]) -> None:
         """Update each ``params[key]`` in place from ``grads[key]``.
 
+        A network's own ``params`` and the ``grads`` its ``gradient`` returned (both
+        :class:`~xpnn.flat.FlatDict` views of one flat buffer each, not rebound) take the
+        flat path: the rule runs once over the whole buffer, with the same results bit for
+        bit. Any other dicts take the per-tensor path.
+
         Raises ``ValueError`` (a key of ``grads`` missing from ``params``, a shape mismatch)
         or ``TypeError`` (a dtype mismatch, a non-floating or non-array parameter, arrays of
         different libraries) naming the key, before anything is changed.
         """
+        if (
+            type(params) is FlatDict
+            and type(grads) is FlatDict
+            and params.layout is grads.layout
+            and params._intact
+            and grads._intact
+            and self._update_flat(params, grads)
+        ):
+            return
         work = [self._check(params, key, g) for key, g in grads.items()]
         if not work:
             return
         with backend_of(work[0][2]).activate():  # CuPy computes on the current device
             self._apply(work)
 
+    # -- the flat path ---------------------------------------------------------------------
+    def _update_flat(self, params: FlatDict, grads: FlatDict) -> bool:
+        """One update of the whole flat buffer; False (nothing done) where the keys' step
+        counts differ, so the per-tensor path applies each its own bias correction."""
+        layout = params.layout
+        if self._flat is None or self._flat[0] is not layout:
+            self._flat = self._flat_state(layout)
+            if self._flat is None:
+                return False
+        _, state, step = self._flat
+        step += 1
+        self._flat = (layout, state, step)
+        for key in layout.keys:
+            self._step[key] = step
+        backend = layout.backend
+        p, g = params.flat, grads.flat
+        with backend.activate():
+            if not backend.fused_update(self, p, g, state, step):
+                xp = backend.xp
+                blocks = _numpy_blocks(xp, p, g, state) if is_numpy_array(p) else None
+                if blocks is None:
+                    self._update_param(xp, p, g, state, step)
+                else:
+                    for block_p, block_g, block_state in blocks:
+                        self._update_param(xp, block_p, block_g, block_state, step)
+        return True
+
+    def _flat_state(self, layout: FlatLayout) -> tuple[FlatLayout, dict[str, Any], int] | None:
+        """The state of every key of ``layout`` moved into one flat buffer per slot (the
+        per-key state becomes views of it), or None where their step counts differ."""
+        steps = {self._step.get(key, 0) for key in layout.keys}
+        if len(steps) != 1:
+            return None
+        for key in layout.keys:  # a loaded state must fit before anything moves
+            saved = self._state.get(key) or self._pending.get(key) or {}
+            for slot, array in saved.items():
+                if tuple(array.shape) != layout.shapes[key]:
+                    raise ValueError(
+                        f"{type(self).__name__} state {slot}[{key!r}] has shape "
+                        f"{tuple(array.shape)} but params[{key!r}] has shape "
+                        f"{layout.shapes[key]}"
+                    )
+        backend = layout.backend
+        buffers = {slot: layout.zeros() for slot in self.slots}
+        with backend.activate():
+            for key in layout.keys:
+                saved = self._state.get(key)
+                pending = self._pending.pop(key, None)
+                for slot, buffer in buffers.items():
+                    if saved is not None:
+                        buffer[key][...] = saved[slot]
+                    elif pending is not None:
+                        buffer[key][...] = backend.asarray(pending[slot], dtype=layout.dtype)
+                self._state[key] = {slot: buffer[key] for slot, buffer in buffers.items()}
+        return layout, {slot: buffer.flat for slot, buffer in buffers.items()}, steps.pop()
+
+    def fused_args(self, step: int, xp: Any, dtype: Any) -> tuple[str, dict[str, float]]:
+        """The rule's name and its scalars at ``step`` for parameters of ``dtype``, for a
+        backend's fused kernel (one launch per update; ``backends/cupy.py``): the formula
+        of :meth:`_update_param`, with the same Python-float scalars."""
+        raise NotImplementedError
+
+    # -- the per-tensor path ---------------------------------------------------------------
     def _apply(self, work: list[tuple[str, Any, Any, Any]]) -> None:
+        if self._flat is not None and any(key in self._flat[0].offsets for key, *_ in work):
+            self._flat = None  # keys stepped one by one: the flat state is rebuilt if used
         for key, xp, p, _ in work:
             if key not in self._state:
                 self._state[key] = self._new_state(key, xp, p)
@@ -375,6 +457,7 @@ class Optimizer:
         self._step = steps
         self._state = {}
         self._pending = pending if self.slots else {}
+        self._flat = None
 
 
 class SGD(Optimizer):
@@ -388,6 +471,9 @@ class SGD(Optimizer):
 
     def _update_param(self, xp, p, g, state, step):
         p -= self.lr * g
+
+    def fused_args(self, step, xp, dtype):
+        return "sgd", {"lr": self.lr}
 
 
 class Momentum(Optimizer):
@@ -412,6 +498,9 @@ class Momentum(Optimizer):
         v -= self.lr * g
         p += v
 
+    def fused_args(self, step, xp, dtype):
+        return "momentum", {"lr": self.lr, "momentum": self.momentum}
+
 
 class Nesterov(Momentum):
     """Nesterov's accelerated gradient in Bengio et al.'s form (arXiv:1212.0901, eq. 7):
@@ -431,6 +520,9 @@ class Nesterov(Momentum):
         v -= step_g
         p -= step_g
         p += self.momentum * v
+
+    def fused_args(self, step, xp, dtype):
+        return "nesterov", {"lr": self.lr, "momentum": self.momentum}
 
 
 class AdaGrad(Optimizer):
@@ -456,6 +548,9 @@ class AdaGrad(Optimizer):
         d = g / d
         d *= self.lr
         p -= d
+
+    def fused_args(self, step, xp, dtype):
+        return "adagrad", {"lr": self.lr, "eps": _eps(xp, dtype, self.eps)}
 
 
 class RMSprop(Optimizer):
@@ -486,6 +581,10 @@ class RMSprop(Optimizer):
         d = g / d
         d *= self.lr
         p -= d
+
+    def fused_args(self, step, xp, dtype):
+        rho = self.decay_rate
+        return "rmsprop", {"lr": self.lr, "rho": rho, "eps": _eps(xp, dtype, self.eps)}
 
 
 class Adam(Optimizer):
@@ -531,6 +630,18 @@ class Adam(Optimizer):
         d *= self.lr * root / (1.0 - b1**step)
         p -= d
 
+    def fused_args(self, step, xp, dtype):
+        b1, b2 = self.beta1, self.beta2
+        root = math.sqrt(1.0 - b2**step)
+        scalars = {
+            "b1": b1,
+            "b2": b2,
+            "lr_t": self.lr * root / (1.0 - b1**step),
+            "eps_t": _eps(xp, dtype, self.eps * root),
+            "decay": 1.0,
+        }
+        return "adam", scalars
+
 
 class AdamW(Adam):
     """Adam with decoupled weight decay (Loshchilov & Hutter), as ``torch.optim.AdamW``:
@@ -558,6 +669,11 @@ class AdamW(Adam):
         if self.weight_decay:
             p *= 1.0 - self.lr * self.weight_decay
         super()._update_param(xp, p, g, state, step)
+
+    def fused_args(self, step, xp, dtype):
+        name, scalars = super().fused_args(step, xp, dtype)
+        scalars["decay"] = 1.0 - self.lr * self.weight_decay if self.weight_decay else 1.0
+        return name, scalars
 
 
 #: Optimizer classes by lower-case name, for the Trainer and the command line.

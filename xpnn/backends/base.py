@@ -97,6 +97,23 @@ class Backend:
         Always a new array that owns its memory: editing it never edits ``array``."""
         return np.array(array, copy=True)
 
+    # -- what the standard lacks: writing a result into an existing array ---------------
+    def matmul_into(self, a: Any, b: Any, out: Any) -> None:
+        """``out[...] = a @ b``: one operation where the library has ``out=``, two here."""
+        out[...] = a @ b
+
+    def sum_into(self, x: Any, axis: int | tuple[int, ...], out: Any) -> None:
+        """``out[...] = sum(x, axis)``: one operation where the library has ``out=``."""
+        out[...] = self.xp.sum(x, axis=axis)
+
+    def fused_update(
+        self, optimizer: Any, p: Any, g: Any, state: dict[str, Any], step: int
+    ) -> bool:
+        """Apply ``optimizer``'s rule to the flat buffers ``p`` (in place), ``g`` and
+        ``state`` in one fused kernel, if this backend has one for it (``True``); the
+        portable path (``optimizer._update_param``) is the reference and the default."""
+        return False
+
     # -- types and randomness -----------------------------------------------------------
     def dtype(self, dtype: Any) -> Any:
         """Resolve a dtype name (``"float32"``, ``"float64"``, ...) to this namespace's dtype;

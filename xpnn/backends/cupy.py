@@ -54,6 +54,12 @@ class CupyBackend(Backend):
     def synchronize(self) -> None:
         self.device.synchronize()
 
+    def matmul_into(self, a: Any, b: Any, out: Any) -> None:
+        self._lib.matmul(a, b, out=out)
+
+    def sum_into(self, x: Any, axis: int | tuple[int, ...], out: Any) -> None:
+        self._lib.sum(x, axis=axis, out=out)
+
     def rng(self, seed: Any = None) -> CupyGenerator:
         return CupyGenerator(self, seed)
 

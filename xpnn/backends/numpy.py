@@ -19,6 +19,12 @@ class NumpyBackend(Backend):
     def to_numpy(self, array: Any) -> np.ndarray:
         return np.array(array, copy=True)
 
+    def matmul_into(self, a: Any, b: Any, out: Any) -> None:
+        np.matmul(a, b, out=out)
+
+    def sum_into(self, x: Any, axis: int | tuple[int, ...], out: Any) -> None:
+        np.sum(x, axis=axis, out=out)
+
 
 def device_key(device: Any) -> str:
     if device not in (None, "cpu"):

@@ -45,6 +45,12 @@ class TorchBackend(Backend):
         if self.device.type == "cuda":
             self._lib.cuda.synchronize(self.device)
 
+    def matmul_into(self, a: Any, b: Any, out: Any) -> None:
+        self._lib.matmul(a, b, out=out)
+
+    def sum_into(self, x: Any, axis: int | tuple[int, ...], out: Any) -> None:
+        self._lib.sum(x, dim=axis, out=out)
+
     def rng(self, seed: Any = None) -> TorchGenerator:
         return TorchGenerator(self, seed)
 

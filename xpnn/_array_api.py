@@ -1,0 +1,26 @@
+"""Namespace helpers: the Array API namespace of an array, looked up once per array type.
+
+``array_api_compat.array_namespace`` inspects its arguments on every call (a few µs), which
+in a layer's forward and backward passes adds up to a sizeable share of a small step. The
+namespace depends only on the array's type (every NumPy array has the same one, every torch
+tensor, every array_api_strict array), so :func:`namespace_of` asks once per type and
+remembers. Modelled on scikit-learn's ``utils/_array_api.py``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from array_api_compat import array_namespace
+
+__all__ = ["namespace_of"]
+
+_NAMESPACES: dict[type, Any] = {}
+
+
+def namespace_of(x: Any) -> Any:
+    """The Array API namespace of the array ``x`` (``TypeError`` for a non-array)."""
+    xp = _NAMESPACES.get(type(x))
+    if xp is None:
+        xp = _NAMESPACES[type(x)] = array_namespace(x)
+    return xp
