@@ -14,6 +14,7 @@ from .backends import (
     get_backend,
 )
 from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from .conv import Convolution, Pooling, col2im, conv_output_size, im2col
 from .datasets import (
     DatasetError,
     DatasetNotFoundError,
@@ -61,6 +62,7 @@ __all__ = [
     "BatchNormalization",
     "CheckpointError",
     "Choice",
+    "Convolution",
     "DatasetError",
     "DatasetNotFoundError",
     "DivergenceError",
@@ -73,6 +75,7 @@ __all__ = [
     "MultiLayerNet",
     "Nesterov",
     "Optimizer",
+    "Pooling",
     "RMSprop",
     "Relu",
     "SearchResult",
@@ -87,8 +90,11 @@ __all__ = [
     "backend_of",
     "check_gradients",
     "check_layer",
+    "col2im",
+    "conv_output_size",
     "get_backend",
     "get_optimizer",
+    "im2col",
     "load_checkpoint",
     "load_mnist",
     "numerical_gradient",
