@@ -53,6 +53,7 @@ def bench(session: nox.Session) -> None:
     session.install("-e", ".[plot]")
     if os.environ.get("XPNN_BACKEND", "").strip().lower() == "cupy":
         session.install("-e", ".[cuda]")
-    for script in ("benchmarks/bench_optimizers.py", "benchmarks/bench_mlp.py"):
+    scripts = ("bench_optimizers.py", "bench_mlp.py", "bench_im2col.py")
+    for script in (f"benchmarks/{name}" for name in scripts):
         if os.path.exists(script):
             session.run("python", script, *session.posargs, env=_data_env())
