@@ -20,11 +20,17 @@ Variants (the book's ``col`` is (N·OH·OW, C·FH·FW)):
                                   an index array writes col directly
     book col, channels-last       the input transposed to (N, H, W, C), its slices stacked on
                                   a last axis: the book's col without transposing col itself
-    xpnn Convolution              what xpnn ships: per-sample patches (N, C·FH·FW, OH·OW),
-                                  which the stacked slices are without a copy, and one
-                                  broadcast matmul ``W_mat @ patches`` -> (N, FN, OH·OW)
+    per-sample, stacked           patches per sample (N, C·FH·FW, OH·OW), which the stacked
+                                  slices are without a copy; ``W_mat @ patches`` broadcast
+                                  over N: N small matmuls per product, no transposes
     per-sample, gather            the same layout built with ``xp.take`` instead of slices
+    xpnn: channel-major           what xpnn.Convolution does: the input viewed as
+                                  (C, N, H, W), its slices stacked as (C·FH·FW, N·OH·OW)
+                                  (the book's col transposed, without a copy): each product
+                                  is one large matmul; output and dx are permuted views
     shifted matmuls               no patch matrix: Σ over (i, j) of ``W[:, :, i, j] @ slice``
+                                  (the FH·FW slices kept from forward for backward, as a
+                                  layer must; dx likewise, slice by slice)
 
 and max pooling, forward + backward (SimpleConvNet's 2x2/2 on (100, 30, 24, 24),
 DeepConvNet's 2x2/2 on (100, 16, 28, 28), an overlapping 3x3/2 with pad 1 on the latter):
@@ -174,6 +180,19 @@ def _per_sample_rest(xp, patches, W, b, dout, sizes, s, p):
     return xp.reshape(out, (n, fn, oh, ow)), dx, dW, db
 
 
+def conv_per_sample_stack(s: int, p: int) -> Callable[..., tuple[Any, ...]]:
+    def run(x, W, b, dout):
+        xp = array_namespace(x)
+        sizes = _sizes(x, W, s, p)
+        n, c, _, _, _, fh, fw, oh, ow = sizes
+        xpd = _pad(xp, x, p)
+        st = xp.stack([xpd[_sl(i, j, oh, ow, s)] for i in range(fh) for j in range(fw)], axis=2)
+        patches = xp.reshape(st, (n, c * fh * fw, oh * ow))  # no copy: (N, C, K, OH, OW)
+        return _per_sample_rest(xp, patches, W, b, dout, sizes, s, p)
+
+    return run
+
+
 def conv_per_sample_gather(s: int, p: int) -> Callable[..., tuple[Any, ...]]:
     cache: dict[tuple, Any] = {}
 
@@ -203,19 +222,26 @@ def conv_shifted_matmuls(s: int, p: int) -> Callable[..., tuple[Any, ...]]:
         xp = array_namespace(x)
         n, c, h, w, fn, fh, fw, oh, ow = _sizes(x, W, s, p)
         xpd = _pad(xp, x, p)
-        d = xp.reshape(dout, (n, fn, oh * ow))
+        # forward, as a layer's: keep the FH·FW slices (copied by the reshape) for backward
         out = xp.zeros((n, fn, oh * ow), dtype=x.dtype, device=device_of(x))
+        kept = []
+        for i in range(fh):
+            for j in range(fw):
+                sl = xp.reshape(xpd[_sl(i, j, oh, ow, s)], (n, c, oh * ow))
+                out += W[:, :, i, j] @ sl
+                kept.append(sl)
+        out += xp.reshape(b, (fn, 1))
+        # backward
+        d = xp.reshape(dout, (n, fn, oh * ow))
+        db = xp.sum(d, axis=(0, 2))
         dW = xp.zeros(W.shape, dtype=W.dtype, device=device_of(x))
         img = xp.zeros(xpd.shape, dtype=x.dtype, device=device_of(x))
         for i in range(fh):
             for j in range(fw):
-                at = _sl(i, j, oh, ow, s)
-                sl = xp.reshape(xpd[at], (n, c, oh * ow))
-                out += W[:, :, i, j] @ sl
+                sl = kept[i * fw + j]
                 dW[:, :, i, j] = xp.sum(d @ xp.matrix_transpose(sl), axis=0)
-                img[at] += xp.reshape(xp.matrix_transpose(W[:, :, i, j]) @ d, (n, c, oh, ow))
-        out += xp.reshape(b, (fn, 1))
-        db = xp.sum(d, axis=(0, 2))
+                dsl = xp.matrix_transpose(W[:, :, i, j]) @ d
+                img[_sl(i, j, oh, ow, s)] += xp.reshape(dsl, (n, c, oh, ow))
         return xp.reshape(out, (n, fn, oh, ow)), img[:, :, p : p + h, p : p + w], dW, db
 
     return run
@@ -225,8 +251,9 @@ CONV_VARIANTS = {
     "book col, slices + transpose": conv_book_slices,
     "book col, gather (xp.take)": conv_book_gather,
     "book col, channels-last stack": conv_book_channels_last,
-    "xpnn Convolution (N, CK, P)": conv_xpnn,
+    "per-sample (N, CK, P), stacked": conv_per_sample_stack,
     "per-sample (N, CK, P), gather": conv_per_sample_gather,
+    "xpnn: channel-major (CK, N·P)": conv_xpnn,
     "sum of shifted matmuls": conv_shifted_matmuls,
 }
 

@@ -122,6 +122,36 @@ def test_pooling_forward_matches_a_direct_loop(geometry, backend, dtype, to_np):
     np.testing.assert_array_equal(out, expected[0])
 
 
+def test_convolution_then_pooling_then_convolution_matches_the_loops(backend, to_np):
+    # each layer's output is a strided view (channel-major memory): the next takes it as is
+    x, W1, b1, W2, b2 = (
+        host(0, 2, 2, 8, 7),
+        host(1, 3, 2, 3, 3),
+        host(2, 3),
+        host(3, 4, 3, 2, 2),
+        host(4, 4),
+    )
+    conv1 = Convolution(on(backend, W1), on(backend, b1), stride=1, pad=1)
+    conv2 = Convolution(on(backend, W2), on(backend, b2), stride=1, pad=0)
+    out = conv2.forward(Pooling(2, 2, stride=2).forward(conv1.forward(on(backend, x))))
+    hidden = pool_reference(conv_reference(x, W1, b1, 1, 1), 2, 2, 2, 0)[0]
+    np.testing.assert_allclose(to_np(out), conv_reference(hidden, W2, b2, 1, 0), rtol=1e-12)
+
+
+def test_strided_views_as_input_and_dout_give_the_same_results(backend, to_np):
+    xp = backend.xp
+    x, dout = host(0, 2, 2, 6, 5), host(1, 2, 3, 4, 3)
+    view = xp.permute_dims(on(backend, x.transpose(1, 0, 2, 3).copy()), (1, 0, 2, 3))
+    dview = xp.permute_dims(on(backend, dout.transpose(2, 3, 1, 0).copy()), (3, 2, 0, 1))
+    plain, strided = convolution(backend), convolution(backend)
+    results = []
+    for layer, xs, ds in ((plain, on(backend, x), on(backend, dout)), (strided, view, dview)):
+        out = layer.forward(xs)
+        results.append([to_np(a) for a in (out, layer.backward(ds), layer.dW, layer.db)])
+    for a, b in zip(*results, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-12)
+
+
 def test_pooling_padding_never_wins_over_negative_inputs(backend, to_np):
     x = on(backend, -1.0 - np.abs(host(0, 1, 1, 4, 4)))
     out = to_np(Pooling(3, 3, stride=1, pad=1).forward(x))

@@ -14,37 +14,41 @@ pooling, -inf) array on the input's device and assigns the interior (the standar
 ``pad``). Nothing here reads values back to the host.
 
 **Layout.** The book's ``col`` is (N·OH·OW, C·FH·FW); building it from the slices needs a
-transpose of the whole patch matrix, and the output needs another. :class:`Convolution` keeps
-the patches per sample as (N, C·FH·FW, OH·OW) instead, which the stacked slices *are* (a
-reshape, no copy), and computes ``out[n] = W_mat @ patches[n]`` with one broadcast matmul
-giving (N, FN, OH·OW), again (N, FN, OH, OW) by a reshape: no transpose anywhere. For the
-book's ``col`` itself (:func:`im2col`, served to the book's scripts), a gather
-(``xp.take`` with an index array built on the device) writes it directly and is at least
-as fast as slices + transpose.
+transpose of the whole patch matrix, and the output needs another. :class:`Convolution`
+views the input as (C, N, H, W) instead (a permutation, no copy), so that the stacked slices
+*are* the patch matrix transposed, P = (C·FH·FW, N·OH·OW), and each of the three products
+(``W·P``, ``dout·Pᵀ``, ``Wᵀ·dout``) is one large matmul. The output is a (N, FN, OH, OW) view
+of the (FN, N·OH·OW) product. For the book's ``col`` itself (:func:`im2col`, served to the
+book's scripts), a gather (``xp.take`` with an index array built on the device) writes it
+directly and beats slices + transpose.
 
 Measured with ``python benchmarks/bench_im2col.py --threads 1 --clock cpu --rounds 15``
-(NumPy 2.4, OpenBLAS, float32, forward + backward, median of 15 interleaved rounds, ms of
-process CPU time on one thread, and the ratio to the first row; a 2-core machine shared
-with other jobs, load ~4, so read the ratios):
+(NumPy 2.4, OpenBLAS, float32, forward + backward, median of 15 interleaved rounds: ms of
+process CPU time on one BLAS thread, and the ratio to the first row), and the ratio with the
+default two BLAS threads on the wall clock (``--rounds 15``); a 2-core machine shared with
+other jobs (load ~4), so read the ratios:
 
-=====================================  =============  =============
-variant                                Simple 5x5     Deep 3x3
-=====================================  =============  =============
-book col, slices + transpose            24.6   1.00   137.2   1.00
-book col, gather (``xp.take``)          24.5   0.99   120.0   0.87
-book col, channels-last stack           30.1   1.22   188.4   1.37
-per-sample (N, CK, P), stacked: xpnn    14.0   0.57    87.1   0.63
-per-sample (N, CK, P), gather           14.2   0.58    84.7   0.62
-sum over FH·FW of shifted matmuls      155.2   6.31    58.4   0.43
-torch ``conv2d`` (reference)            24.3   0.99    17.2   0.13
-=====================================  =============  =============
+=====================================  =============  =============  =============
+variant                                Simple 5x5     Deep 3x3       2 threads S/D
+=====================================  =============  =============  =============
+book col, slices + transpose            23.5   1.00   210.9   1.00   1.00   1.00
+book col, gather (``xp.take``)          22.5   0.96   125.5   0.60   0.94   0.54
+book col, channels-last stack           27.1   1.15   186.6   0.88   1.07   0.98
+per-sample (N, CK, P), stacked          12.7   0.54    84.9   0.40   0.37   9.55
+per-sample (N, CK, P), gather           13.4   0.57    83.1   0.39   0.36   2.68
+channel-major (CK, N·P): xpnn           15.5   0.66    80.1   0.38   0.60   0.57
+sum over FH·FW of shifted matmuls      166.5   7.10    80.5   0.38   2.26   0.43
+torch ``conv2d`` (reference)            24.6   1.05    19.5   0.09   1.14   0.15
+=====================================  =============  =============  =============
 
-(Simple: N=100, C=1, 28x28, FN=30, 5x5; Deep: N=100, C=16, 28x28, FN=16, 3x3, pad 1.) Of
-the layouts that build the patches, the per-sample one is the fastest on both layers;
-stacked slices and a gather tie there, and the slices need no index array. Summing shifted
-matmuls skips the patch matrix and wins at C=16, but its matmuls contract over C alone: at
-C=1 it is 6x slower, so it is no general choice. For the book's own col a gather beats
-slices + transpose, hence :func:`im2col`. torch's own kernels stay 5-7x ahead at C=16.
+(Simple: N=100, C=1, 28x28, FN=30, 5x5; Deep: N=100, C=16, 28x28, FN=16, 3x3, pad 1.) The
+per-sample layout (N, C·FH·FW, OH·OW) needs no transpose at all, but its products are N
+small matmuls each (``W_mat @ patches`` broadcast over N), and with two BLAS threads on a
+busy machine they collapsed to 2.7-9.5x the book's time (apparently OpenBLAS threading
+each small matmul). The channel-major layout ties with the best on one thread at C=16, is
+20 % slower than per-sample at C=1, and stays ahead of the book's with threads. Summing
+shifted matmuls needs no patch matrix but must keep the FH·FW slices for backward, and its
+matmuls contract over C alone: 7x slower at C=1. torch's own kernels stay 4-10x ahead at C=16.
 
 **Max pooling** takes the elementwise maximum of the window slices (PH·PW - 1 ``maximum``
 calls, no stacked copy). Backward sends each window's gradient to one element, the first
@@ -53,10 +57,10 @@ that order, gives the still-unassigned gradient to the slice equal to the maximu
 removes it from what is left, so ties never double a gradient. Overlapping windows
 (stride < pool size) add up. Padding is -inf, so a padded position never wins; every window
 holds at least one input element (``pad`` < pool size). A NaN in a window makes its output
-NaN and its gradient zero. Same benchmark, forward + backward, ms: 18.1 / 10.5 / 24.5 for
-2x2/2 on (100, 30, 24, 24), 2x2/2 on (100, 16, 28, 28) and 3x3/2 pad 1 on the latter;
-torch ``max_pool2d`` 17.2 / 10.4 / 14.0; stacking the slices for ``max`` + ``argmax`` is
-1.5-1.7x slower than the ``maximum`` chain, the book's im2col + argmax 2.6-3.4x.
+NaN and its gradient zero. Same benchmark, one thread, forward + backward, ms: 15.7 / 14.4 /
+30.2 for 2x2/2 on (100, 30, 24, 24), 2x2/2 on (100, 16, 28, 28) and 3x3/2 pad 1 on the
+latter; torch ``max_pool2d`` 13.9 / 12.4 / 16.3; stacking the slices for ``max`` +
+``argmax`` is 1.5-1.6x slower than the ``maximum`` chain, the book's im2col + argmax 2.9-3.2x.
 """
 
 from __future__ import annotations
@@ -161,25 +165,24 @@ def _window(i: int, j: int, oh: int, ow: int, stride: int) -> tuple[slice, ...]:
 
 
 def _patches(x_pad: Any, fh: int, fw: int, stride: int, oh: int, ow: int) -> Any:
-    """All windows of the padded input, (N, C, FH·FW, OH, OW); the window axis is (i, j)."""
+    """All windows of a padded (A, B, Hp, Wp) array: its FH·FW window slices (A, B, OH, OW)
+    stacked as (A, FH·FW, B, OH, OW), the window axis in row-major (i, j) order."""
     xp = array_namespace(x_pad)
     return xp.stack(
-        [x_pad[_window(i, j, oh, ow, stride)] for i in range(fh) for j in range(fw)], axis=2
+        [x_pad[_window(i, j, oh, ow, stride)] for i in range(fh) for j in range(fw)], axis=1
     )
 
 
 def _scatter(dpatch: Any, padded_shape: tuple[int, ...], pad: int, stride: int) -> Any:
-    """The adjoint of :func:`_patches`: add ``dpatch(i, j)`` (N, C, OH, OW) back per window
-    element into a zero image of ``padded_shape``; returns its interior (N, C, H, W).
-
-    ``dpatch`` is (N, C, FH, FW, OH, OW) in any strides (a view is fine).
-    """
+    """The adjoint of :func:`_patches`: ``dpatch`` (A, FH, FW, B, OH, OW), in any strides,
+    added back slice by slice into a zero (A, B, Hp, Wp) = ``padded_shape`` array; returns
+    its interior (A, B, H, W)."""
     xp = array_namespace(dpatch)
-    _, _, fh, fw, oh, ow = dpatch.shape
+    _, fh, fw, _, oh, ow = dpatch.shape
     img = xp.zeros(padded_shape, dtype=dpatch.dtype, device=device_of(dpatch))
     for i in range(fh):
         for j in range(fw):
-            img[_window(i, j, oh, ow, stride)] += dpatch[:, :, i, j, :, :]
+            img[_window(i, j, oh, ow, stride)] += dpatch[:, i, j, :, :, :]
     _, _, hp, wp = padded_shape
     return img[:, :, pad : hp - pad, pad : wp - pad] if pad else img
 
@@ -246,7 +249,7 @@ def col2im(col: Any, input_shape: tuple[int, ...], filter_h: int, filter_w: int,
         )
     xp = array_namespace(col)
     col6 = xp.reshape(col, (n, oh, ow, c, fh, fw))
-    dpatch = xp.permute_dims(col6, (0, 3, 4, 5, 1, 2))  # a view (N, C, FH, FW, OH, OW)
+    dpatch = xp.permute_dims(col6, (0, 4, 5, 3, 1, 2))  # a view (N, FH, FW, C, OH, OW)
     return _scatter(dpatch, (n, c, h + 2 * pad, w + 2 * pad), pad, stride)
 
 
@@ -260,13 +263,17 @@ class Convolution:
 
     with ``x_pad`` the input with ``pad`` zeros around H and W, s = ``stride``. Shapes: ``x``
     (N, C, H, W), ``W`` (FN, C, FH, FW), ``b`` (FN,), ``out`` (N, FN, OH, OW). With P the
-    patches of each sample as a (C·FH·FW, OH·OW) matrix and W as (FN, C·FH·FW)::
+    patches as a (C·FH·FW, N·OH·OW) matrix (the book's ``col``, transposed), W as
+    (FN, C·FH·FW) and dout as (FN, N·OH·OW)::
 
-        out[n] = W · P[n] + b        dW = Σ_n dout[n] · P[n]ᵀ        db = Σ_{n,oh,ow} dout
-        dx = the patches of Wᵀ · dout[n], added back to the pixels they came from
+        out = W · P + b        dW = dout · Pᵀ        db = Σ_{n,oh,ow} dout
+        dx = the patches Wᵀ · dout, added back to the pixels they came from
 
-    ``input_grad=False`` skips ``dx`` (``backward`` returns ``None``), as for
-    :class:`xpnn.layers.Affine`: a network's first layer needs no gradient for its data.
+    ``out`` is a (N, FN, OH, OW) view of the (FN, N, OH, OW) product, and ``dx`` one of a
+    (C, N, H, W) array: layers after it compute on the view, and the next convolution finds
+    its input already channel-major. ``input_grad=False`` skips ``dx`` (``backward``
+    returns ``None``), as for :class:`xpnn.layers.Affine`: a network's first layer needs no
+    gradient for its data.
     """
 
     def __init__(self, W: Any, b: Any, stride: int = 1, pad: int = 0,
@@ -286,7 +293,7 @@ class Convolution:
         self.pad = _count("pad", pad, 0)
         self.input_grad = input_grad
         self.x: Any = None
-        self.patches: Any = None  # (N, C·FH·FW, OH·OW) of the last forward
+        self.patches: Any = None  # (C·FH·FW, N·OH·OW) of the last forward: the book's col.T
         self.dW: Any = None
         self.db: Any = None
         self._out_shape: tuple[int, ...] | None = None
@@ -310,31 +317,30 @@ class Convolution:
         oh, ow = _output_hw("Convolution", x, fh, fw, self.stride, self.pad)
         xp = array_namespace(x)
         n = x.shape[0]
-        patches = _patches(_pad(x, self.pad), fh, fw, self.stride, oh, ow)
-        self.patches = xp.reshape(patches, (n, c * fh * fw, oh * ow))
+        x_cn = _pad(xp.permute_dims(x, (1, 0, 2, 3)), self.pad)  # (C, N, Hp, Wp)
+        patches = _patches(x_cn, fh, fw, self.stride, oh, ow)  # (C, FH·FW, N, OH, OW)
+        self.patches = xp.reshape(patches, (c * fh * fw, n * oh * ow))
         self.x = x
-        out = xp.reshape(self.W, (fn, c * fh * fw)) @ self.patches  # (N, FN, OH·OW)
+        out = xp.reshape(self.W, (fn, c * fh * fw)) @ self.patches  # (FN, N·OH·OW)
         out += xp.reshape(self.b, (fn, 1))
         self._out_shape = (n, fn, oh, ow)
-        return xp.reshape(out, self._out_shape)
+        return xp.permute_dims(xp.reshape(out, (fn, n, oh, ow)), (1, 0, 2, 3))
 
     def backward(self, dout: Any) -> Any:
         _check_dout("Convolution", dout, self._out_shape)
         xp = array_namespace(dout)
         n, fn, oh, ow = dout.shape
         _, c, fh, fw = self.W.shape
-        d = xp.reshape(dout, (n, fn, oh * ow))
-        self.db = xp.sum(d, axis=(0, 2))
-        self.dW = xp.reshape(
-            xp.sum(d @ xp.matrix_transpose(self.patches), axis=0), tuple(self.W.shape)
-        )
+        d = xp.reshape(xp.permute_dims(dout, (1, 0, 2, 3)), (fn, n * oh * ow))
+        self.db = xp.sum(d, axis=1)
+        self.dW = xp.reshape(d @ xp.matrix_transpose(self.patches), tuple(self.W.shape))
         if not self.input_grad:
             return None
         w_t = xp.matrix_transpose(xp.reshape(self.W, (fn, c * fh * fw)))
-        dpatch = xp.reshape(w_t @ d, (n, c, fh, fw, oh, ow))
+        dpatch = xp.reshape(w_t @ d, (c, fh, fw, n, oh, ow))
         _, _, h, w = self.x.shape
-        padded = (n, c, h + 2 * self.pad, w + 2 * self.pad)
-        return _scatter(dpatch, padded, self.pad, self.stride)
+        padded = (c, n, h + 2 * self.pad, w + 2 * self.pad)
+        return xp.permute_dims(_scatter(dpatch, padded, self.pad, self.stride), (1, 0, 2, 3))
 
 
 class Pooling:
