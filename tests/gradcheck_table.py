@@ -15,6 +15,7 @@ import time
 import numpy as np
 
 import xpnn
+from xpnn.conv import Convolution, Pooling
 from xpnn.gradcheck import check_gradients, check_layer
 from xpnn.layers import (
     Affine,
@@ -52,6 +53,12 @@ def away_from_zero(seed: int, *shape: int) -> np.ndarray:
     return rng.choice([-1.0, 1.0], size=shape) * rng.uniform(0.1, 1.5, size=shape)
 
 
+def distinct(seed: int, *shape: int) -> np.ndarray:
+    """Values 0.1 apart in random order: max pooling has no tie within reach of the steps."""
+    n = int(np.prod(shape))
+    return np.random.default_rng(seed).permutation(n).reshape(shape) * 0.1 - 0.05 * n
+
+
 def layer_checks(b: xpnn.Backend) -> dict[str, float]:
     def on(a, dtype="float64"):
         return b.asarray(a, dtype=dtype)
@@ -62,6 +69,7 @@ def layer_checks(b: xpnn.Backend) -> dict[str, float]:
     dropout = Dropout(0.4)
     dropout.fixed_mask = on(np.random.default_rng(2).random((6, 5)) >= 0.4, "bool")
     labels = on(np.array([0, 2, 1, 2, 0, 1]), "int64")
+    conv = Convolution(on(normal(1, 3, 2, 3, 3, scale=0.5)), on(normal(2, 3)), stride=2, pad=1)
     return {
         "Affine": check_layer(Affine(on(normal(1, 5, 4)), on(normal(2, 4))), on(normal(0, 6, 5))),
         "Relu": check_layer(Relu(), on(away_from_zero(0, 6, 5))),
@@ -71,6 +79,8 @@ def layer_checks(b: xpnn.Backend) -> dict[str, float]:
         "BatchNorm 4-D": check_layer(bn(3), on(normal(0, 4, 3, 2, 3, scale=2.0))),
         "Dropout": check_layer(dropout, on(normal(0, 6, 5))),
         "SoftmaxWithLoss": check_layer(SoftmaxWithLoss(), on(normal(0, 6, 3, scale=3.0)), t=labels),
+        "Convolution 3x3/2 pad 1": check_layer(conv, on(normal(0, 2, 2, 6, 5))),
+        "Pooling 3x3/2 pad 1": check_layer(Pooling(3, 3, 2, 1), on(distinct(0, 2, 2, 6, 5))),
     }
 
 

@@ -9,10 +9,12 @@ import pytest
 
 from xpnn.initializers import (
     INITIALIZERS,
+    fans,
     glorot_normal,
     glorot_uniform,
     he_normal,
     he_uniform,
+    init_weight,
     normal,
     resolve_init,
     xavier_normal,
@@ -150,3 +152,61 @@ def test_negative_or_non_finite_std_is_rejected(std):
 def test_non_numbers_are_rejected_with_a_type_error(value):
     with pytest.raises(TypeError, match="weight_init_std must be a float"):
         resolve_init(value)
+
+
+# -- weights of any shape: init_weight and fans ------------------------------------------
+
+CONV = (64, 16, 5, 5)  # (FN, C, FH, FW): fan_in = 16·25 = 400, fan_out = 64·25 = 1600
+CONV_IN, CONV_OUT = 400, 1600
+CONV_STDS = {
+    "he": math.sqrt(2 / CONV_IN),
+    "xavier": math.sqrt(1 / CONV_IN),
+    "glorot_normal": math.sqrt(2 / (CONV_IN + CONV_OUT)),
+    "he_uniform": math.sqrt(2 / CONV_IN),
+    "glorot_uniform": math.sqrt(2 / (CONV_IN + CONV_OUT)),
+    0.01: 0.01,
+}
+
+
+def test_fans_of_an_affine_weight_are_its_two_sizes():
+    assert fans((784, 100)) == (784, 100)
+
+
+def test_fans_of_a_convolution_weight_count_the_receptive_field():
+    assert fans((30, 1, 5, 5)) == (25, 750)
+    assert fans(CONV) == (CONV_IN, CONV_OUT)
+
+
+@pytest.mark.parametrize("shape", [(5,), (), (0, 3, 3, 3), (3, 2.0), "ab"])
+def test_fans_rejects_what_is_not_a_weight_shape(shape):
+    with pytest.raises(ValueError, match="shape"):
+        fans(shape)
+
+
+@pytest.mark.parametrize("spec", CONV_STDS, ids=str)
+def test_init_weight_draws_a_conv_weight_with_the_std_of_its_fans(spec, backend, to_np):
+    w = to_np(init_weight(spec, CONV, backend.rng(0), "float64"))
+    assert w.shape == CONV
+    assert abs(w.mean()) < 0.02 * CONV_STDS[spec]
+    assert w.std() == pytest.approx(CONV_STDS[spec], rel=0.02)
+
+
+def test_init_weight_of_a_matrix_is_the_initializer_called_as_before(backend, to_np):
+    a = to_np(init_weight("he", (6, 4), backend.rng(7), "float32"))
+    b = to_np(he_normal(6, 4, backend.rng(7), "float32"))
+    np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("init", ALL, ids=lambda f: f.__name__)
+def test_init_weight_gives_the_requested_dtype_and_shape_on_the_device(
+    init, backend, dtype, assert_on_device
+):
+    w = init_weight(init, (4, 3, 2, 2), backend.rng(0), dtype)
+    assert_on_device(w)
+    assert w.dtype == dtype
+    assert tuple(w.shape) == (4, 3, 2, 2)
+
+
+def test_initializers_reject_a_bad_shape(backend):
+    with pytest.raises(ValueError, match="shape must be a tuple of positive integers"):
+        he_normal(4, 3, backend.rng(0), shape=(4, 0, 3))

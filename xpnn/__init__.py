@@ -14,6 +14,7 @@ from .backends import (
     get_backend,
 )
 from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from .conv import Convolution, Pooling, col2im, conv_output_size, im2col
 from .datasets import (
     DatasetError,
     DatasetNotFoundError,
@@ -71,6 +72,7 @@ __all__ = [
     "BatchNormalization",
     "CheckpointError",
     "Choice",
+    "Convolution",
     "DatasetError",
     "DatasetNotFoundError",
     "DivergenceError",
@@ -84,6 +86,7 @@ __all__ = [
     "Nesterov",
     "Network",
     "Optimizer",
+    "Pooling",
     "RMSprop",
     "Relu",
     "SearchResult",
@@ -98,8 +101,11 @@ __all__ = [
     "backend_of",
     "check_gradients",
     "check_layer",
+    "col2im",
+    "conv_output_size",
     "get_backend",
     "get_optimizer",
+    "im2col",
     "load_checkpoint",
     "load_mnist",
     "numerical_gradient",

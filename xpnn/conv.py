@@ -1,0 +1,407 @@
+"""Convolution and max pooling (chapter 7), written once against the Array API standard.
+
+The layers keep the book's interface (``forward(x, train_flg=False)``, ``backward(dout)``,
+``W``, ``b``, ``dW``, ``db``, and ``params``/``grads`` like :mod:`xpnn.layers`); input is
+(N, C, H, W), output (N, FN, OH, OW) with::
+
+    OH = (H + 2·pad - FH) // stride + 1        OW = (W + 2·pad - FW) // stride + 1
+
+The standard has neither ``as_strided`` nor ``add.at``, so a window position is a strided
+slice: ``x[:, :, i:i + stride·(OH-1) + 1:stride, j:...]`` is element (i, j) of every window
+at once, an (N, C, OH, OW) view. The FH·FW such slices, stacked, are all the patches; the
+backward pass adds FH·FW slices back into a zero image. Padding builds a zero (or, for
+pooling, -inf) array on the input's device and assigns the interior (the standard has no
+``pad``). Nothing here reads values back to the host.
+
+**Layout.** The book's ``col`` is (N·OH·OW, C·FH·FW); building it from the slices needs a
+transpose of the whole patch matrix, and the output needs another. :class:`Convolution`
+views the input as (C, N, H, W) instead (a permutation, no copy), so that the stacked slices
+*are* the patch matrix transposed, P = (C·FH·FW, N·OH·OW), and each of the three products
+(``W·P``, ``dout·Pᵀ``, ``Wᵀ·dout``) is one large matmul. The output is a (N, FN, OH, OW) view
+of the (FN, N·OH·OW) product. For the book's ``col`` itself (:func:`im2col`, served to the
+book's scripts), a gather (``xp.take`` with an index array built on the device) writes it
+directly and beats slices + transpose.
+
+Measured with ``python benchmarks/bench_im2col.py --threads 1 --clock cpu --rounds 15``
+(NumPy 2.4, OpenBLAS, float32, forward + backward, median of 15 interleaved rounds: ms of
+process CPU time on one BLAS thread, and the ratio to the first row), and the ratio with the
+default two BLAS threads on the wall clock (``--rounds 15``); a 2-core machine shared with
+other jobs (load ~4), so read the ratios:
+
+=====================================  =============  =============  =============
+variant                                Simple 5x5     Deep 3x3       2 threads S/D
+=====================================  =============  =============  =============
+book col, slices + transpose            23.5   1.00   210.9   1.00   1.00   1.00
+book col, gather (``xp.take``)          22.5   0.96   125.5   0.60   0.94   0.54
+book col, channels-last stack           27.1   1.15   186.6   0.88   1.07   0.98
+per-sample (N, CK, P), stacked          12.7   0.54    84.9   0.40   0.37   9.55
+per-sample (N, CK, P), gather           13.4   0.57    83.1   0.39   0.36   2.68
+channel-major (CK, N·P): xpnn           15.5   0.66    80.1   0.38   0.60   0.57
+sum over FH·FW of shifted matmuls      166.5   7.10    80.5   0.38   2.26   0.43
+torch ``conv2d`` (reference)            24.6   1.05    19.5   0.09   1.14   0.15
+=====================================  =============  =============  =============
+
+(Simple: N=100, C=1, 28x28, FN=30, 5x5; Deep: N=100, C=16, 28x28, FN=16, 3x3, pad 1.) The
+per-sample layout (N, C·FH·FW, OH·OW) needs no transpose at all, but its products are N
+small matmuls each (``W_mat @ patches`` broadcast over N), and with two BLAS threads on a
+busy machine they collapsed to 2.7-9.5x the book's time (apparently OpenBLAS threading
+each small matmul). The channel-major layout ties with the best on one thread at C=16, is
+20 % slower than per-sample at C=1, and stays ahead of the book's with threads. Summing
+shifted matmuls needs no patch matrix but must keep the FH·FW slices for backward, and its
+matmuls contract over C alone: 7x slower at C=1. torch's own kernels stay 4-10x ahead at C=16.
+
+**Max pooling** takes the elementwise maximum of the window slices (PH·PW - 1 ``maximum``
+calls, no stacked copy). Backward sends each window's gradient to one element, the first
+maximum in row-major window order (what the book's ``argmax`` picks): it walks the slices in
+that order, gives the still-unassigned gradient to the slice equal to the maximum, and
+removes it from what is left, so ties never double a gradient. Overlapping windows
+(stride < pool size) add up. Padding is -inf, so a padded position never wins; every window
+holds at least one input element (``pad`` < pool size). A NaN in a window makes its output
+NaN and its gradient zero. Same benchmark, one thread, forward + backward, ms: 15.7 / 14.4 /
+30.2 for 2x2/2 on (100, 30, 24, 24), 2x2/2 on (100, 16, 28, 28) and 3x3/2 pad 1 on the
+latter; torch ``max_pool2d`` 13.9 / 12.4 / 16.3; stacking the slices for ``max`` +
+``argmax`` is 1.5-1.6x slower than the ``maximum`` chain, the book's im2col + argmax 2.9-3.2x.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Any
+
+from array_api_compat import array_namespace
+from array_api_compat import device as device_of
+
+__all__ = ["Convolution", "Pooling", "col2im", "conv_output_size", "im2col"]
+
+_NO_PARAMS: Mapping[str, Any] = MappingProxyType({})  # Pooling has no parameters: read-only
+
+
+# -- sizes and checks ---------------------------------------------------------------------
+
+
+def _count(name: str, value: Any, low: int) -> int:
+    """``value`` as an int ≥ low, or a ValueError naming ``name``."""
+    try:
+        n = None if isinstance(value, bool) else operator.index(value)
+    except TypeError:
+        n = None
+    if n is None or n < low:
+        what = "a positive integer" if low == 1 else f"an integer ≥ {low}"
+        raise ValueError(f"{name} must be {what}, got {value!r}")
+    return n
+
+
+def conv_output_size(input_size: int, filter_size: int, stride: int = 1, pad: int = 0) -> int:
+    """``(input_size + 2·pad - filter_size) // stride + 1``: the windows along one axis.
+
+    An int (the book's version returns a float when the windows do not tile the input
+    exactly; the last partial window is dropped either way). Raises ``ValueError`` when the
+    filter is larger than the padded input, or for a stride < 1 or a negative pad.
+    """
+    input_size = _count("input_size", input_size, 1)
+    filter_size = _count("filter_size", filter_size, 1)
+    stride = _count("stride", stride, 1)
+    pad = _count("pad", pad, 0)
+    if filter_size > input_size + 2 * pad:
+        raise ValueError(
+            f"filter size {filter_size} is larger than the padded input "
+            f"{input_size} + 2·{pad} = {input_size + 2 * pad}"
+        )
+    return (input_size + 2 * pad - filter_size) // stride + 1
+
+
+def _check_input(who: str, x: Any) -> None:
+    if getattr(x, "ndim", None) != 4:
+        shape = tuple(x.shape) if hasattr(x, "shape") else type(x).__name__
+        raise ValueError(f"{who} takes 4-D input (N, C, H, W), got {shape}")
+    if not array_namespace(x).isdtype(x.dtype, "real floating"):
+        raise TypeError(f"{who} takes floating-point input, got dtype {x.dtype}")
+
+
+def _output_hw(who: str, x: Any, fh: int, fw: int, stride: int, pad: int) -> tuple[int, int]:
+    _, _, h, w = x.shape
+    if fh > h + 2 * pad or fw > w + 2 * pad:
+        raise ValueError(
+            f"{who}: the {fh}x{fw} window is larger than the padded input "
+            f"{h + 2 * pad}x{w + 2 * pad} (input {h}x{w}, pad {pad})"
+        )
+    return (h + 2 * pad - fh) // stride + 1, (w + 2 * pad - fw) // stride + 1
+
+
+def _check_dout(who: str, dout: Any, expected: tuple[int, ...] | None) -> None:
+    if expected is None:
+        raise RuntimeError(f"{who}.backward called before forward")
+    if tuple(dout.shape) != expected:
+        raise ValueError(
+            f"{who}.backward: dout has shape {tuple(dout.shape)}, the forward output {expected}"
+        )
+
+
+# -- the building blocks: padding, window slices, scatter-add -------------------------------
+
+
+def _pad(x: Any, pad: int, value: float = 0.0) -> Any:
+    """x with ``pad`` rows/columns of ``value`` around H and W, on x's device."""
+    if pad == 0:
+        return x
+    xp = array_namespace(x)
+    n, c, h, w = x.shape
+    out = xp.full((n, c, h + 2 * pad, w + 2 * pad), value, dtype=x.dtype, device=device_of(x))
+    out[:, :, pad : pad + h, pad : pad + w] = x
+    return out
+
+
+def _window(i: int, j: int, oh: int, ow: int, stride: int) -> tuple[slice, ...]:
+    """The index of element (i, j) of every window: an (N, C, OH, OW) strided view."""
+    return (
+        slice(None),
+        slice(None),
+        slice(i, i + stride * (oh - 1) + 1, stride),
+        slice(j, j + stride * (ow - 1) + 1, stride),
+    )
+
+
+def _patches(x_pad: Any, fh: int, fw: int, stride: int, oh: int, ow: int) -> Any:
+    """All windows of a padded (A, B, Hp, Wp) array: its FH·FW window slices (A, B, OH, OW)
+    stacked as (A, FH·FW, B, OH, OW), the window axis in row-major (i, j) order."""
+    xp = array_namespace(x_pad)
+    return xp.stack(
+        [x_pad[_window(i, j, oh, ow, stride)] for i in range(fh) for j in range(fw)], axis=1
+    )
+
+
+def _scatter(dpatch: Any, padded_shape: tuple[int, ...], pad: int, stride: int) -> Any:
+    """The adjoint of :func:`_patches`: ``dpatch`` (A, FH, FW, B, OH, OW), in any strides,
+    added back slice by slice into a zero (A, B, Hp, Wp) = ``padded_shape`` array; returns
+    its interior (A, B, H, W)."""
+    xp = array_namespace(dpatch)
+    _, fh, fw, _, oh, ow = dpatch.shape
+    img = xp.zeros(padded_shape, dtype=dpatch.dtype, device=device_of(dpatch))
+    for i in range(fh):
+        for j in range(fw):
+            img[_window(i, j, oh, ow, stride)] += dpatch[:, i, j, :, :, :]
+    _, _, hp, wp = padded_shape
+    return img[:, :, pad : hp - pad, pad : wp - pad] if pad else img
+
+
+# -- the book's im2col / col2im (the (N·OH·OW, C·FH·FW) layout) ------------------------------
+
+
+def _col_index(xp: Any, device: Any, c: int, hp: int, wp: int, fh: int, fw: int,
+               stride: int, oh: int, ow: int) -> Any:  # fmt: skip
+    """Flat positions in one padded sample (C·Hp·Wp) of col's row (oh, ow), column (c, i, j),
+    as one 1-D int64 array in row-major (OH, OW, C, FH, FW) order, built on ``device``."""
+
+    def axis(n: int, step: int, at: int) -> Any:
+        shape = [1] * 5
+        shape[at] = n
+        return xp.reshape(xp.arange(0, n * step, step, dtype=xp.int64, device=device), tuple(shape))
+
+    rows = axis(oh, stride, 0) + axis(fh, 1, 3)  # padded row of each (oh, i)
+    cols = axis(ow, stride, 1) + axis(fw, 1, 4)
+    flat = (axis(c, hp, 2) + rows) * wp + cols
+    return xp.reshape(flat, (oh * ow * c * fh * fw,))
+
+
+def im2col(input_data: Any, filter_h: int, filter_w: int, stride: int = 1, pad: int = 0) -> Any:
+    """The book's patch matrix: ``col`` (N·OH·OW, C·FH·FW) of the (N, C, H, W) input, with::
+
+        col[(n·OH + oh)·OW + ow, (c·FH + i)·FW + j] = x_pad[n, c, oh·stride + i, ow·stride + j]
+
+    where ``x_pad`` is the input with ``pad`` zeros around H and W. Same dtype and device as
+    the input. Built by one gather (``xp.take``) from an index array made on the device.
+    """
+    _check_input("im2col", input_data)
+    fh, fw = _count("filter_h", filter_h, 1), _count("filter_w", filter_w, 1)
+    stride, pad = _count("stride", stride, 1), _count("pad", pad, 0)
+    oh, ow = _output_hw("im2col", input_data, fh, fw, stride, pad)
+    xp = array_namespace(input_data)
+    n, c, h, w = input_data.shape
+    hp, wp = h + 2 * pad, w + 2 * pad
+    x_pad = xp.reshape(_pad(input_data, pad), (n, c * hp * wp))
+    index = _col_index(xp, device_of(input_data), c, hp, wp, fh, fw, stride, oh, ow)
+    return xp.reshape(xp.take(x_pad, index, axis=1), (n * oh * ow, c * fh * fw))
+
+
+def col2im(col: Any, input_shape: tuple[int, ...], filter_h: int, filter_w: int,
+           stride: int = 1, pad: int = 0) -> Any:  # fmt: skip
+    """The adjoint of :func:`im2col`: each entry of ``col`` (N·OH·OW, C·FH·FW) is added to the
+    input pixel it was copied from; returns (N, C, H, W) = ``input_shape``, in col's dtype and
+    on its device. ``col2im(im2col(x))`` is x times the number of windows covering each pixel.
+    """
+    fh, fw = _count("filter_h", filter_h, 1), _count("filter_w", filter_w, 1)
+    stride, pad = _count("stride", stride, 1), _count("pad", pad, 0)
+    shape = tuple(input_shape)
+    if len(shape) != 4:
+        raise ValueError(f"col2im: input_shape must be (N, C, H, W), got {input_shape!r}")
+    n, c, h, w = (_count("input_shape", s, 0) for s in shape)
+    oh = conv_output_size(h, fh, stride, pad)
+    ow = conv_output_size(w, fw, stride, pad)
+    expected = (n * oh * ow, c * fh * fw)
+    if getattr(col, "ndim", None) != 2 or tuple(col.shape) != expected:
+        got = tuple(col.shape) if hasattr(col, "shape") else type(col).__name__
+        raise ValueError(
+            f"col2im: col must have shape (N·OH·OW, C·FH·FW) = {expected} for input_shape "
+            f"{shape} and a {fh}x{fw} filter (stride {stride}, pad {pad}), got {got}"
+        )
+    xp = array_namespace(col)
+    col6 = xp.reshape(col, (n, oh, ow, c, fh, fw))
+    dpatch = xp.permute_dims(col6, (0, 4, 5, 3, 1, 2))  # a view (N, FH, FW, C, OH, OW)
+    return _scatter(dpatch, (n, c, h + 2 * pad, w + 2 * pad), pad, stride)
+
+
+# -- the layers -----------------------------------------------------------------------------
+
+
+class Convolution:
+    """2-D convolution (cross-correlation, as in the book and every framework)::
+
+        out[n, f, oh, ow] = b[f] + Σ_c Σ_i Σ_j W[f, c, i, j] · x_pad[n, c, oh·s + i, ow·s + j]
+
+    with ``x_pad`` the input with ``pad`` zeros around H and W, s = ``stride``. Shapes: ``x``
+    (N, C, H, W), ``W`` (FN, C, FH, FW), ``b`` (FN,), ``out`` (N, FN, OH, OW). With P the
+    patches as a (C·FH·FW, N·OH·OW) matrix (the book's ``col``, transposed), W as
+    (FN, C·FH·FW) and dout as (FN, N·OH·OW)::
+
+        out = W · P + b        dW = dout · Pᵀ        db = Σ_{n,oh,ow} dout
+        dx = the patches Wᵀ · dout, added back to the pixels they came from
+
+    ``out`` is a (N, FN, OH, OW) view of the (FN, N, OH, OW) product, and ``dx`` one of a
+    (C, N, H, W) array: layers after it compute on the view, and the next convolution finds
+    its input already channel-major. ``input_grad=False`` skips ``dx`` (``backward``
+    returns ``None``), as for :class:`xpnn.layers.Affine`: a network's first layer needs no
+    gradient for its data.
+    """
+
+    def __init__(self, W: Any, b: Any, stride: int = 1, pad: int = 0,
+                 input_grad: bool = True) -> None:  # fmt: skip
+        if getattr(W, "ndim", None) != 4:
+            got = tuple(W.shape) if hasattr(W, "shape") else type(W).__name__
+            raise ValueError(f"Convolution: W must be 4-D (FN, C, FH, FW), got {got}")
+        if tuple(getattr(b, "shape", ())) != (W.shape[0],):
+            got = tuple(b.shape) if hasattr(b, "shape") else type(b).__name__
+            raise ValueError(
+                f"Convolution: b must have shape (FN,) = ({W.shape[0]},) for W of shape "
+                f"{tuple(W.shape)}, got {got}"
+            )
+        self.W = W
+        self.b = b
+        self.stride = _count("stride", stride, 1)
+        self.pad = _count("pad", pad, 0)
+        self.input_grad = input_grad
+        self.x: Any = None
+        self.patches: Any = None  # (C·FH·FW, N·OH·OW) of the last forward: the book's col.T
+        self.dW: Any = None
+        self.db: Any = None
+        self._out_shape: tuple[int, ...] | None = None
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return {"W": self.W, "b": self.b}
+
+    @property
+    def grads(self) -> dict[str, Any]:
+        return {"W": self.dW, "b": self.db}
+
+    def forward(self, x: Any, train_flg: bool = False) -> Any:
+        _check_input("Convolution", x)
+        fn, c, fh, fw = self.W.shape
+        if x.shape[1] != c:
+            raise ValueError(
+                f"Convolution: the input has {x.shape[1]} channels, W of shape "
+                f"{tuple(self.W.shape)} expects C = {c}"
+            )
+        oh, ow = _output_hw("Convolution", x, fh, fw, self.stride, self.pad)
+        xp = array_namespace(x)
+        n = x.shape[0]
+        x_cn = _pad(xp.permute_dims(x, (1, 0, 2, 3)), self.pad)  # (C, N, Hp, Wp)
+        patches = _patches(x_cn, fh, fw, self.stride, oh, ow)  # (C, FH·FW, N, OH, OW)
+        self.patches = xp.reshape(patches, (c * fh * fw, n * oh * ow))
+        self.x = x
+        out = xp.reshape(self.W, (fn, c * fh * fw)) @ self.patches  # (FN, N·OH·OW)
+        out += xp.reshape(self.b, (fn, 1))
+        self._out_shape = (n, fn, oh, ow)
+        return xp.permute_dims(xp.reshape(out, (fn, n, oh, ow)), (1, 0, 2, 3))
+
+    def backward(self, dout: Any) -> Any:
+        _check_dout("Convolution", dout, self._out_shape)
+        xp = array_namespace(dout)
+        n, fn, oh, ow = dout.shape
+        _, c, fh, fw = self.W.shape
+        d = xp.reshape(xp.permute_dims(dout, (1, 0, 2, 3)), (fn, n * oh * ow))
+        self.db = xp.sum(d, axis=1)
+        self.dW = xp.reshape(d @ xp.matrix_transpose(self.patches), tuple(self.W.shape))
+        if not self.input_grad:
+            return None
+        w_t = xp.matrix_transpose(xp.reshape(self.W, (fn, c * fh * fw)))
+        dpatch = xp.reshape(w_t @ d, (c, fh, fw, n, oh, ow))
+        _, _, h, w = self.x.shape
+        padded = (c, n, h + 2 * self.pad, w + 2 * self.pad)
+        return xp.permute_dims(_scatter(dpatch, padded, self.pad, self.stride), (1, 0, 2, 3))
+
+
+class Pooling:
+    """Max pooling over ``pool_h`` x ``pool_w`` windows::
+
+        out[n, c, oh, ow] = max_{i < PH, j < PW} x_pad[n, c, oh·s + i, ow·s + j]
+
+    with ``x_pad`` the input with ``pad`` rows/columns of -inf around H and W (``pad`` must
+    be smaller than the pool size), s = ``stride`` (the book's default, 1; its networks pass
+    2). Shapes: ``x`` (N, C, H, W), ``out`` (N, C, OH, OW). Backward gives each window's
+    ``dout`` to one element, its first maximum in row-major (i, j) order; an element that is
+    the maximum of several overlapping windows gets the sum. No parameters.
+    """
+
+    params = _NO_PARAMS
+    grads = _NO_PARAMS
+
+    def __init__(self, pool_h: int, pool_w: int, stride: int = 1, pad: int = 0) -> None:
+        self.pool_h = _count("pool_h", pool_h, 1)
+        self.pool_w = _count("pool_w", pool_w, 1)
+        self.stride = _count("stride", stride, 1)
+        self.pad = _count("pad", pad, 0)
+        if self.pad >= min(self.pool_h, self.pool_w):
+            raise ValueError(
+                f"Pooling: pad ({self.pad}) must be smaller than the pool size "
+                f"{self.pool_h}x{self.pool_w}, or a window could hold padding only"
+            )
+        self.x: Any = None
+        self.out: Any = None
+        self._x_pad: Any = None
+
+    def forward(self, x: Any, train_flg: bool = False) -> Any:
+        _check_input("Pooling", x)
+        oh, ow = _output_hw("Pooling", x, self.pool_h, self.pool_w, self.stride, self.pad)
+        xp = array_namespace(x)
+        x_pad = _pad(x, self.pad, -math.inf)
+        out = None
+        for i in range(self.pool_h):
+            for j in range(self.pool_w):
+                v = x_pad[_window(i, j, oh, ow, self.stride)]
+                out = v if out is None else xp.maximum(out, v)
+        if self.pool_h * self.pool_w == 1:
+            out = xp.asarray(out, copy=True)  # a 1x1 window: not a view of the input
+        self.x, self._x_pad, self.out = x, x_pad, out
+        return out
+
+    def backward(self, dout: Any) -> Any:
+        _check_dout("Pooling", dout, None if self.out is None else tuple(self.out.shape))
+        xp = array_namespace(dout)
+        _, _, oh, ow = dout.shape
+        dx = xp.zeros(self._x_pad.shape, dtype=dout.dtype, device=device_of(dout))
+        left = dout  # the gradient of the windows whose maximum is not found yet
+        last = (self.pool_h - 1, self.pool_w - 1)
+        for i in range(self.pool_h):
+            for j in range(self.pool_w):
+                at = _window(i, j, oh, ow, self.stride)
+                grad = left * xp.astype(self._x_pad[at] == self.out, dout.dtype)
+                dx[at] += grad
+                if (i, j) != last:
+                    left = left - grad
+        if self.pad == 0:
+            return dx
+        _, _, h, w = self.x.shape
+        return dx[:, :, self.pad : self.pad + h, self.pad : self.pad + w]
