@@ -29,6 +29,13 @@ effective bandwidth counts the least traffic an update needs (read p, g, m, v; w
 7 x 4 bytes per parameter) over its time, against the copy bandwidth of this device (a
 256 MiB device-to-device copy, its read and its write counted; the faster of the backend's
 and torch's).
+
+MNIST is read from ``--data-dir``, else ``$XPNN_DATA/mnist``, else ``~/.cache/xpnn/mnist``
+(never downloaded); without it, random data of MNIST's shape, with a note. ``--limit N``
+times the first N samples, ``--update-params N`` sizes the update (the CPU dry run of
+gpu_check.sh uses 2,000 and 1 M), ``--max-seconds S`` starts no round that would end after
+about S seconds (at least one runs). Every section is printed, and written to ``--out``,
+as soon as it is measured.
 """
 
 from __future__ import annotations
@@ -187,10 +194,10 @@ def update_rows(
             if torch_device.startswith("cuda"):
                 torch.cuda.synchronize(torch_device)
 
-        tparams = []
+        tparams = []  # copies: torch.as_tensor would share numpy's memory with xpnn's
         for k, p in params.items():
-            tp = torch.as_tensor(backend.to_numpy(p), device=torch_device)
-            tp.grad = torch.as_tensor(backend.to_numpy(grads[k]), device=torch_device)
+            tp = torch.tensor(backend.to_numpy(p), device=torch_device)
+            tp.grad = torch.tensor(backend.to_numpy(grads[k]), device=torch_device)
             tparams.append(tp)
         for label, kwargs in forms.items():
             topt = torch.optim.Adam(tparams, lr=1e-3, **kwargs)
