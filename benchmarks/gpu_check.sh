@@ -283,12 +283,13 @@ if [ "$DRY" = 1 ]; then
         NOTES[2]="MNIST not found; examples/mnist.py would try to download it."
     fi
     run_step 3 "$(step_limit 90 45)" "$PY" benchmarks/resume_check.py \
-        --backend array_api_strict --device device1 --limit 2000 --epochs 2
+        --backend array_api_strict --device device1 --limit 2000 --epochs 2 \
+        ${MNIST:+--data-dir "$MNIST"}
     limit=$(step_limit 150 5)
     # 2,000 samples and a 1 M-parameter update: a busy 2-core CI machine takes minutes on more
     run_step 4 "$limit" "$PY" benchmarks/bench_gpu.py --backend numpy --torch-device cpu \
         --quick --limit 2000 --update-params 1000000 --max-seconds $(( limit - 10 )) \
-        --out "$WORK/bench.md"
+        ${MNIST:+--data-dir "$MNIST"} --out "$WORK/bench.md"
 else
     run_step 0 "$(step_limit 30 0)" "$PY" benchmarks/gpu_env.py
     # all of it, on cupy and numpy (tests/test_gpu_check.py would run this script again)
