@@ -20,7 +20,7 @@
 # The exit status is 0 only if every step passed.
 set -u -o pipefail
 
-usage() { sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; }
 
 DRY=0
 REPORT=gpu_check_report.md
@@ -109,6 +109,11 @@ run_step() {
         *) STATUS[i]=FAIL ;;
     esac
     echo "   ${STATUS[i]} (exit $rc) in ${SECS[i]} s"
+    if [ "$INTERRUPTED" = 1 ]; then
+        NOTES[i]+="The check was interrupted (signal) during this step. "
+        exit 130
+    fi
+    save_report "step $i of 0-4 done"
 }
 
 # tail_of FILE [N]: the last N lines, progress-bar carriage returns turned into lines.
@@ -142,24 +147,38 @@ else
     DATA_NOTE="MNIST not found (looked in ${DATA_DIR:-} \$XPNN_DATA/mnist, shared/datasets/mnist, ~/.cache/xpnn/mnist): the real-MNIST tests skip, the main job is skipped, resume check and benchmark use random data of MNIST's shape"
 fi
 
-finish() {
-    local code=$? i all=PASS failed=""
-    trap - EXIT
+# save_report [PROGRESS]: (re)write the report, final or (with PROGRESS) so far, and copy it
+# and the logs to $OUT. Called after every step, so that even a kill leaves a report.
+save_report() {
+    local i all=PASS failed="" title
     for i in 0 1 2 3 4; do
         if [ "${STATUS[i]}" != PASS ]; then all=FAIL; failed+=" $i"; fi
     done
-    write_report "$all" "$failed" >"$REPORT"
+    title=$all
+    [ -n "${1:-}" ] && title="IN PROGRESS ($1)"
+    write_report "$title" "$failed" >"$REPORT.tmp" && mv -f "$REPORT.tmp" "$REPORT"
     if [ -n "${OUT:-}" ] && [ -d "${OUT:-}" ]; then
-        cp "$REPORT" "$OUT/" && mkdir -p "$OUT/gpu_check_logs" && cp "$WORK"/*.log "$WORK"/*.md "$OUT/gpu_check_logs/" 2>/dev/null
+        cp "$REPORT" "$OUT/" && mkdir -p "$OUT/gpu_check_logs" &&
+            cp "$WORK"/*.log "$WORK"/*.md "$OUT/gpu_check_logs/" 2>/dev/null
     fi
+    RESULT=$all
+}
+
+finish() {
+    local code=$?
+    trap - EXIT
+    [ "$INTERRUPTED" = 1 ] && code=130
+    save_report
     rm -rf "$WORK"
-    echo "== $all in $(elapsed "$START") s; report: $REPORT"
-    [ "$code" -ne 0 ] && [ "$code" -ne 1 ] && exit "$code" # interrupted
-    [ "$all" = PASS ] && exit 0
+    echo "== $RESULT in $(elapsed "$START") s; report: $REPORT"
+    [ "$code" -ne 0 ] && [ "$code" -ne 1 ] && exit "$code" # interrupted, or the script broke
+    [ "$RESULT" = PASS ] && exit 0
     exit 1
 }
+# A signal lets the running step end (under its timeout), records it, then stops.
+INTERRUPTED=0
 trap finish EXIT
-trap 'exit 130' INT TERM
+trap 'INTERRUPTED=1' INT TERM
 
 # -- the report ---------------------------------------------------------------------------
 section() { # INDEX: the heading and command of a step
