@@ -199,9 +199,19 @@ def torch_device(backend: xpnn.Backend) -> str:
     return "cpu"
 
 
-def torch_loop(case: Case, backend: xpnn.Backend, data: Data, torch: Any) -> Epoch:
+def torch_loop(
+    case: Case,
+    backend: xpnn.Backend,
+    data: Data,
+    torch: Any,
+    *,
+    device: str | None = None,
+    optim_kwargs: dict[str, Any] | None = None,
+) -> Epoch:
+    """torch eager on ``device`` (default: the one matching ``backend``); ``optim_kwargs``
+    pick torch.optim's implementation (``{"foreach": True}``, ``{"fused": True}``)."""
     nn = torch.nn
-    dev = torch.device(torch_device(backend))
+    dev = torch.device(device or torch_device(backend))
     if str(dev) not in data.torch_cache:  # the data moves to the device once
         x_host, t_host = data.host
         data.torch_cache[str(dev)] = (
@@ -225,7 +235,9 @@ def torch_loop(case: Case, backend: xpnn.Backend, data: Data, torch: Any) -> Epo
             nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
             nn.init.zeros_(m.bias)
     model.train()
-    opt = getattr(torch.optim, case.optimizer)(model.parameters(), lr=case.lr)
+    opt = getattr(torch.optim, case.optimizer)(
+        model.parameters(), lr=case.lr, **(optim_kwargs or {})
+    )
     loss_fn = nn.CrossEntropyLoss()
     gen = torch.Generator(device=dev)
     gen.manual_seed(0)
@@ -298,6 +310,93 @@ def run(
     sync()
     if times is not None:
         times.append(clock() - t0)
+
+
+def warm_up(
+    cases: list[Case],
+    variants_of: Callable[[Case], list[str]],
+    make: Callable[[Case, str, Data], Epoch],
+    data: Data,
+    sync: Callable[[], None],
+    samples: int = 1_000,
+) -> None:
+    """Run every variant of every case once, untimed, on the first ``samples`` samples:
+    first calls, BLAS and torch initialisation, CuPy's kernel compilation."""
+    k = min(int(data.x.shape[0]), samples)
+    host = (data.host[0][:k], data.host[1][:k])
+    small = Data(data.x[:k, ...], data.t[:k], data.x_test, data.t_test, host)
+    for case in cases:
+        for v in variants_of(case):
+            run(lambda case=case, v=v: make(case, v, small), sync)
+
+
+def time_rounds(
+    cases: list[Case],
+    variants_of: Callable[[Case], list[str]],
+    make: Callable[[Case, str, Data], Epoch],
+    data: Data,
+    sync: Callable[[], None],
+    clock: Callable[[], float],
+    repeats: int,
+    deadline: float | None = None,
+) -> dict[tuple[str, str], list[float]]:
+    """Seconds per epoch of each (case name, variant), over ``repeats`` interleaved rounds.
+
+    Each round runs every variant of every case once, the variants of a case in an order
+    rotated by one each round. The floor (variant ``"floor"``) is the same for cases of the
+    same shapes: it is timed once per shape per round and shared by those cases. With a
+    ``deadline`` (a ``time.perf_counter()`` value), no round starts that would, at the
+    previous round's pace, end after it; at least one round runs.
+    """
+    floor_key = {c.name: (c.sizes, c.batch) for c in cases}
+    times: dict[tuple[str, str], list[float]] = {
+        (c.name, v): [] for c in cases for v in variants_of(c)
+    }
+    floor_times: dict[Any, list[float]] = {key: [] for key in floor_key.values()}
+    for r in range(repeats):
+        start = time.perf_counter()
+        floors_done: set[Any] = set()
+        jobs = []
+        for c in cases:
+            vs = variants_of(c)
+            shift = r % len(vs)  # rotate the order of the variants within each case
+            jobs += [(c, v) for v in vs[shift:] + vs[:shift]]
+        for case, v in jobs:
+            if v == "floor":
+                key = floor_key[case.name]
+                if key in floors_done:
+                    continue
+                floors_done.add(key)
+                run(lambda case=case: make(case, "floor", data), sync, clock, floor_times[key])
+            else:
+                record = times[(case.name, v)]
+                run(lambda case=case, v=v: make(case, v, data), sync, clock, record)
+        now = time.perf_counter()
+        print(f"  round {r + 1}/{repeats}: {now - start:.1f} s", flush=True)
+        if deadline is not None and r + 1 < repeats and now + (now - start) > deadline:
+            print(f"  stopping after {r + 1} of {repeats} rounds: out of time", flush=True)
+            break
+    for c in cases:
+        if "floor" in variants_of(c):
+            times[(c.name, "floor")] = floor_times[floor_key[c.name]]
+    return times
+
+
+BUSY_ADVICE = (
+    "Compare the min column, rerun on a quiet machine, base the ratios on the min "
+    "(--stat min), or time CPU work alone (--threads 1 --clock cpu)."
+)
+
+
+def busy_note(times: dict[Any, list[float]], advice: str = BUSY_ADVICE) -> str | None:
+    """A warning when one variant's epochs varied more than 1.3x between rounds."""
+    spread = max(max(v) / min(v) for v in times.values() if v)
+    if spread <= 1.3:
+        return None
+    return (
+        f"note: one variant's epochs varied {spread:.1f}x between rounds: the machine was "
+        f"busy (other processes?). {advice}"
+    )
 
 
 def threads_setup(args: argparse.Namespace, torch: Any) -> tuple[list[str], Any]:
@@ -467,38 +566,11 @@ def main(argv: list[str] | None = None) -> int:
         makers["torch"] = lambda c, d: torch_loop(c, backend, d, torch)
     variants = [v for v in VARIANTS if v in makers]
 
-    # warm-up: every variant once on a small slice (first calls, BLAS and torch init)
-    k = min(n, 1_000)
-    host_slice = (x[:k], t[:k])
-    small = Data(data.x[:k, ...], data.t[:k], data.x_test, data.t_test, host_slice)
-    for case in cases:
-        for v in variants:
-            run(lambda case=case, v=v: makers[v](case, small), sync)
+    def make(case: Case, variant: str, d: Data) -> Epoch:
+        return makers[variant](case, d)
 
-    # the floor is the same for cases of the same shapes: time it once per shape per round
-    floor_key = {c.name: (c.sizes, c.batch) for c in cases}
-    times: dict[tuple[str, str], list[float]] = {(c.name, v): [] for c in cases for v in variants}
-    floor_times: dict[Any, list[float]] = {key: [] for key in floor_key.values()}
-    for r in range(repeats):
-        start = time.perf_counter()
-        floors_done: set[Any] = set()
-        shift = r % len(variants)  # rotate the order of the variants within each case
-        jobs = [(c, v) for c in cases for v in variants[shift:] + variants[:shift]]
-        for case, v in jobs:
-            if v == "floor":
-                key = floor_key[case.name]
-                if key in floors_done:
-                    continue
-                floors_done.add(key)
-                run(lambda case=case: makers["floor"](case, data), sync, clock, floor_times[key])
-            else:
-                record = times[(case.name, v)]
-                run(lambda case=case, v=v: makers[v](case, data), sync, clock, record)
-        print(f"  round {r + 1}/{repeats}: {time.perf_counter() - start:.1f} s", flush=True)
-    for c in cases:
-        if "floor" in variants:
-            times[(c.name, "floor")] = floor_times[floor_key[c.name]]
-
+    warm_up(cases, lambda c: variants, make, data, sync)
+    times = time_rounds(cases, lambda c: variants, make, data, sync, clock, repeats)
     print_table(cases, variants, times, n, backend, args.stat)
     return 0
 
@@ -544,14 +616,9 @@ def print_table(
     gflop = ", ".join(f"{c.name} {2 * floor_flops(c, n) / 1e9:.0f}" for c in cases)
     print(f"img/s and ratios from the {stat}; torch's last column is torch/floor.")
     print(f"floor: the epoch's matrix products alone, GFLOP per epoch: {gflop}.")
-    spread = max(max(v) / min(v) for v in times.values())
-    if spread > 1.3:
-        print(
-            f"note: one variant's epochs varied {spread:.1f}x between rounds: the machine was "
-            "busy (other processes?). Compare the min column, rerun on a quiet machine, base "
-            "the ratios on the min (--stat min), or time CPU work alone (--threads 1 --clock "
-            "cpu)."
-        )
+    note = busy_note(times)
+    if note:
+        print(note)
 
 
 def floor_flops(case: Case, n: int) -> float:
