@@ -5,7 +5,8 @@ standard leaves out: moving host (NumPy) data on and off the device, waiting for
 and a seeded random generator.
 
 The default backend is read once, when ``xpnn`` is imported, from the environment variable
-``XPNN_BACKEND`` (``numpy`` when unset or empty; stripped and case-insensitive). Any other
+``XPNN_BACKEND`` (``numpy`` when unset or empty; stripped and case-insensitive), on the device
+named by ``XPNN_DEVICE`` (the backend's default device when unset or empty). Any other
 backend is available at any time through :func:`get_backend`.
 
 This is the one module besides :mod:`xpnn.random` that knows the concrete array libraries.
@@ -245,17 +246,24 @@ def get_backend(name: str | Backend | None = None, device: Any = None) -> Backen
 
 
 def backend_from_env(environ: Any = None) -> Backend:
-    """The backend named by ``XPNN_BACKEND`` in ``environ`` (default ``os.environ``)."""
+    """The backend named by ``XPNN_BACKEND`` in ``environ`` (default ``os.environ``), on the
+    device named by ``XPNN_DEVICE`` (``device1``, ``1``, ``cuda:1``, ...; unset or empty: the
+    backend's default device)."""
     env = os.environ if environ is None else environ
     raw = env.get("XPNN_BACKEND", "")
     name = raw.strip()
-    if not name:
-        return _cached("numpy", None)
+    raw_device = env.get("XPNN_DEVICE", "")
+    device = raw_device.strip() or None
     try:
-        key = _normalise(name)
+        key = _normalise(name) if name else "numpy"
     except BackendError as exc:
         raise BackendError(f"XPNN_BACKEND={raw!r}: {exc}") from None
-    return _cached(key, None)
+    if device is None:
+        return _cached(key, None)
+    try:
+        return _cached(key, device)
+    except (BackendError, TypeError, ValueError, RuntimeError) as exc:
+        raise BackendError(f"XPNN_DEVICE={raw_device!r} is not a device of {key}: {exc}") from None
 
 
 def backend_of(array: Any) -> Backend:
