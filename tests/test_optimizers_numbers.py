@@ -3,6 +3,8 @@
     params = {'x': -7.0, 'y': 2.0}
     grads['x'], grads['y'] = x / 10.0, 2.0 * y
     optimizer.update(params, grads)      # rebinds params['x'] and params['y']
+
+Each update follows the rule on 0-d float64 arrays and rebinds the entry to a Python float.
 """
 
 from __future__ import annotations
