@@ -26,6 +26,10 @@ import pytest
 
 import xpnn
 
+# Scripts in the book's style, run by test_book.py through `python -m xpnn.book`; some are
+# named like tests (batch_norm_test.py) but are not pytest's to import.
+collect_ignore = ["book_repo"]
+
 
 @dataclass(frozen=True)
 class Case:

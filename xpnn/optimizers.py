@@ -31,13 +31,14 @@ from __future__ import annotations
 
 import inspect
 import math
+import numbers
 from collections.abc import Callable, Mapping, MutableMapping
 from typing import Any
 
 from array_api_compat import array_namespace, is_numpy_array
 from array_api_compat import device as device_of
 
-from .backends import backend_of
+from .backends import backend_of, get_backend
 from .flat import FlatDict, FlatLayout
 
 __all__ = [
@@ -176,6 +177,11 @@ def _eps(xp: Any, dtype: Any, eps: float) -> float:
     return eps if eps >= tiny else tiny
 
 
+def _is_number(value: Any) -> bool:
+    """A Python or NumPy real number, not a bool: a parameter the book keeps as a scalar."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
 def _to_host(array: Any) -> Any:
     """A host NumPy copy of ``array`` (an array of any supported backend)."""
     return backend_of(array).to_numpy(array)
@@ -218,6 +224,10 @@ class Optimizer:
         Raises ``ValueError`` (a key of ``grads`` missing from ``params``, a shape mismatch)
         or ``TypeError`` (a dtype mismatch, a non-floating or non-array parameter, arrays of
         different libraries) naming the key, before anything is changed.
+
+        A parameter that is a number with a number as its gradient (the book's
+        ``params = {'x': -7.0}``) is updated by the same rule on 0-d float64 arrays and
+        rebound to a Python float: ``params[key]`` is replaced, not changed in place.
         """
         if (
             type(params) is FlatDict
@@ -227,6 +237,10 @@ class Optimizer:
             and grads._intact
             and self._update_flat(params, grads)
         ):
+            return
+        numbers_ = [k for k, g in grads.items() if _is_number(g) and _is_number(params.get(k))]
+        if numbers_:
+            self._update_numbers(params, grads, numbers_)
             return
         work = [self._check(params, key, g) for key, g in grads.items()]
         if not work:
@@ -312,6 +326,21 @@ class Optimizer:
             else:
                 for block_p, block_g, block_state in blocks:
                     self._update_param(xp, block_p, block_g, block_state, step)
+
+    def _update_numbers(
+        self, params: MutableMapping[str, Any], grads: Mapping[str, Any], keys: list[str]
+    ) -> None:
+        """Update the number-valued ``params[key]`` for ``key`` in ``keys`` as 0-d float64
+        arrays (their state stays 0-d arrays) and rebind them to Python floats; the other
+        entries are updated as arrays, as usual. Everything is checked first."""
+        host = get_backend("numpy")
+        work_params, work_grads = dict(params), dict(grads)
+        for key in keys:
+            work_params[key] = host.asarray(float(params[key]), dtype="float64")
+            work_grads[key] = host.asarray(float(grads[key]), dtype="float64")
+        self.update(work_params, work_grads)
+        for key in keys:
+            params[key] = float(work_params[key])
 
     def _update_param(self, xp: Any, p: Any, g: Any, state: dict[str, Any], step: int) -> None:
         """Update one parameter ``p`` in place from its gradient ``g`` (``step`` counts from

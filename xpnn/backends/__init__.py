@@ -109,18 +109,31 @@ def get_backend(name: str | Backend | None = None, device: Any = None) -> Backen
 
 
 def backend_from_env(environ: Any = None) -> Backend:
-    """The backend named by ``XPNN_BACKEND`` (on ``XPNN_DEVICE``) in ``environ`` (default
-    ``os.environ``)."""
+    """The backend named by ``XPNN_BACKEND`` in ``environ`` (default ``os.environ``), on the
+    device named by ``XPNN_DEVICE`` (``device1``, ``1``, ``cuda:1``, ...; unset or empty: the
+    backend's default device)."""
     env = os.environ if environ is None else environ
     raw = env.get("XPNN_BACKEND", "")
-    device = env.get("XPNN_DEVICE", "").strip() or None
-    name = raw.strip()
+    raw_device = env.get("XPNN_DEVICE", "")
+    name, device = raw.strip(), raw_device.strip() or None
     try:
         key = _normalise(name) if name else "numpy"
-        return _cached(key, _module(key).device_key(device))
     except BackendError as exc:
-        where = f"XPNN_BACKEND={raw!r}" + (f", XPNN_DEVICE={device!r}" if device else "")
-        raise BackendError(f"{where}: {exc}") from None
+        raise BackendError(f"XPNN_BACKEND={raw!r}: {exc}") from None
+    if device is None:
+        return _cached(key, _module(key).device_key(None))
+    try:
+        device_key = _module(key).device_key(device)
+    except BackendError as exc:
+        raise BackendError(f"XPNN_DEVICE={raw_device!r} is not a device of {key}: {exc}") from None
+    try:
+        return _cached(key, device_key)
+    except BackendError as exc:
+        if "no device" in str(exc) or "not device" in str(exc):
+            raise BackendError(
+                f"XPNN_DEVICE={raw_device!r} is not a device of {key}: {exc}"
+            ) from None
+        raise
 
 
 def backend_of(array: Any) -> Backend:

@@ -1,0 +1,112 @@
+"""What the book's networks add to :class:`xpnn.MultiLayerNet` for the book's scripts.
+
+- ``loss`` is a Python float, so a list of losses prints, plots and smooths on any backend
+  (a 0-d torch or CuPy array prints as ``tensor(2.30)`` or needs ``.get()``).
+- ``numerical_gradient(x, t)`` computes in float64 whatever the network's dtype, on a
+  float64 copy of the network on the same backend, so that a gradient check prints
+  differences of 1e-7 to 1e-10 as the book's float64 code does (central differences in
+  float32 are off by about 1e-3).
+- ``save_params`` / ``load_params`` write and read an xpnn checkpoint (:mod:`xpnn.params_io`).
+- ``seed=None`` draws the seed from NumPy's global generator, as the book draws its initial
+  weights from it: ``np.random.seed(0)`` at the top of a script makes a run repeatable.
+
+``gradient``, ``accuracy``, ``predict``, ``params`` and the dtype (float32 by default) and
+backend (``XPNN_BACKEND``) are xpnn's.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from array_api_compat import array_namespace, is_numpy_array
+
+from xpnn.gradcheck import numerical_gradient as _central_differences
+from xpnn.layers import Dropout
+from xpnn.mlp import MultiLayerNet
+from xpnn.params_io import load_params, save_params
+
+__all__ = ["BookNetwork", "seed_from_numpy"]
+
+
+def seed_from_numpy(seed: Any) -> Any:
+    """``seed``, or when it is ``None`` a seed drawn from NumPy's global generator."""
+    # The book's global generator, on purpose: np.random.seed(...) makes a script repeatable.
+    return int(np.random.randint(0, 2**31 - 1)) if seed is None else seed  # noqa: NPY002
+
+
+class BookNetwork(MultiLayerNet):
+    """:class:`xpnn.MultiLayerNet` with the book's float loss, a float64 numerical
+    gradient and ``save_params``/``load_params`` (see the module docstring)."""
+
+    def loss(self, x: Any, t: Any, train_flg: bool = False) -> float:
+        """Mean cross-entropy of the batch plus ½λΣ‖W‖², as a Python float (on a GPU,
+        reading it waits for the device)."""
+        return float(super().loss(x, t, train_flg))
+
+    def numerical_gradient(self, x: Any, t: Any) -> dict[str, Any]:
+        """Gradients of the training-mode loss by central differences (h = 1e-4), computed
+        in float64 on a copy of the network; returned keyed like ``params``, in the
+        network's dtype and on its device. The network itself is not changed.
+
+        Dropout uses the masks of this network's last training pass when it was on a batch
+        of ``x``'s size (so ``gradient(x, t)`` then ``numerical_gradient(x, t)`` compare the
+        same function), else the masks of one fresh draw, held fixed.
+        """
+        twin = MultiLayerNet(
+            self.input_size,
+            self.hidden_size_list,
+            self.output_size,
+            activation=self.activation,
+            weight_init_std=self.weight_init_std,
+            weight_decay_lambda=self.weight_decay_lambda,
+            use_dropout=self.use_dropout,
+            dropout_ratio=self.dropout_ratio,
+            use_batchnorm=self.use_batchnorm,
+            dtype="float64",
+            backend=self.backend,
+            seed=0,
+        )
+        twin.load_state_dict(self.state_dict())
+        if not is_numpy_array(x):
+            xp = array_namespace(x)
+            if xp.isdtype(x.dtype, "real floating"):
+                x = xp.astype(x, twin.dtype)
+        x = twin.check_input(x)
+        t = twin.check_labels(t, int(x.shape[0]))
+        self._fix_dropout_masks(twin, x)
+        grads = _central_differences(
+            lambda _: twin.loss(x, t, train_flg=True), twin.params, h=1e-4, order=2
+        )
+        xp = self.backend.xp
+        return {key: xp.astype(g, self.dtype) for key, g in grads.items()}
+
+    def _fix_dropout_masks(self, twin: MultiLayerNet, x: Any) -> None:
+        drops = [name for name, layer in twin.layers.items() if isinstance(layer, Dropout)]
+        if not drops:
+            return
+        fresh = False
+        for name in drops:
+            mine = self.layers[name]
+            keep = mine.fixed_mask
+            if keep is None and mine.mask is not None and mine.mask.shape[0] == x.shape[0]:
+                keep = mine.mask != 0.0
+            if keep is None:
+                fresh = True
+            twin.layers[name].fixed_mask = keep
+        if fresh:  # one training pass draws the missing masks; then hold them
+            twin.predict(x, train_flg=True)
+            for name in drops:
+                layer = twin.layers[name]
+                if layer.fixed_mask is None and layer.mask is not None:
+                    layer.fixed_mask = layer.mask != 0.0
+
+    def save_params(self, file_name: str = "params.pkl") -> None:
+        """Write the parameters (and BatchNorm statistics) to ``file_name`` as an xpnn
+        checkpoint (``.npz``, atomic, never a pickle, whatever the name)."""
+        save_params(self, file_name)
+
+    def load_params(self, file_name: str = "params.pkl") -> None:
+        """Load a file written by :meth:`save_params` (a pickle is refused, see
+        :func:`xpnn.params_io.load_params`)."""
+        load_params(self, file_name)

@@ -1,0 +1,1 @@
+"""The book's ``common`` package, served by xpnn (see :mod:`xpnn.book`)."""

@@ -1,0 +1,88 @@
+"""``common.layers``: the book's layers (chapters 5-7) are xpnn's own (:mod:`xpnn.layers`).
+
+``Relu``, ``Sigmoid``, ``Affine``, ``SoftmaxWithLoss``, ``BatchNormalization`` take the
+book's arguments and compute on any backend (the arrays given decide which). Where xpnn
+differs from the book's code, on purpose:
+
+- ``Dropout(dropout_ratio)`` is *inverted* dropout: training multiplies the kept units by
+  1/(1 - ratio) and inference is the identity; the book's scales by (1 - ratio) at
+  inference instead. The expected outputs are the same. Its masks are drawn from a
+  generator seeded from NumPy's global one (so ``np.random.seed`` makes them repeatable).
+- ``BatchNormalization`` normalises 4-D input per channel (the book's: per element) and
+  starts ``running_var`` at ones (the book's: zeros).
+- ``SoftmaxWithLoss`` computes the loss with a log-sum-exp (the book's adds 1e-7 inside the
+  logarithm) and takes integer or one-hot labels.
+- ``Relu.backward`` leaves ``dout`` as it was (the book's overwrites it).
+
+``Convolution`` and ``Pooling`` are :mod:`xpnn.conv`'s. ``from common.layers import *`` also gives
+what the book's star import does: ``np``, the functions of :mod:`common.functions`,
+``im2col`` and ``col2im``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from xpnn import layers as _layers
+from xpnn.backends import backend_of
+from xpnn.conv import Convolution, Pooling, col2im, im2col
+
+from .._network import seed_from_numpy
+from .functions import (
+    cross_entropy_error,
+    identity_function,
+    relu,
+    relu_grad,
+    sigmoid,
+    sigmoid_grad,
+    softmax,
+    softmax_loss,
+    step_function,
+    sum_squared_error,
+)
+
+__all__ = [
+    "Affine",
+    "BatchNormalization",
+    "Convolution",
+    "Dropout",
+    "Pooling",
+    "Relu",
+    "Sigmoid",
+    "SoftmaxWithLoss",
+    "col2im",
+    "cross_entropy_error",
+    "identity_function",
+    "im2col",
+    "np",
+    "relu",
+    "relu_grad",
+    "sigmoid",
+    "sigmoid_grad",
+    "softmax",
+    "softmax_loss",
+    "step_function",
+    "sum_squared_error",
+]
+
+Affine = _layers.Affine
+BatchNormalization = _layers.BatchNormalization
+Relu = _layers.Relu
+Sigmoid = _layers.Sigmoid
+SoftmaxWithLoss = _layers.SoftmaxWithLoss
+Tanh = _layers.Tanh
+
+
+class Dropout(_layers.Dropout):
+    """:class:`xpnn.layers.Dropout` (inverted dropout) with the book's arguments.
+
+    Without a ``generator``, the first training pass makes one for the input's backend,
+    seeded from NumPy's global generator (``np.random``), as the book's masks are drawn.
+    """
+
+    def forward(self, x: Any, train_flg: bool = True) -> Any:
+        if self.generator is None and train_flg:
+            self.generator = backend_of(x).rng(seed_from_numpy(None))
+        return super().forward(x, train_flg)

@@ -1,0 +1,1 @@
+"""The book's ``dataset`` package, served by xpnn (see :mod:`xpnn.book`)."""
