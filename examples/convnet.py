@@ -12,7 +12,7 @@ rate decay over the epochs) are what README.md reports ("Convolutional networks"
 and more for SimpleConvNet, 99.3 % and more for DeepConvNet. Each epoch reports the
 training accuracy on the first ``--eval-samples`` training images and the test accuracy on
 as many test images (all 10,000 by default); the last line gives the accuracy on the whole
-test set.
+test set (or on its first ``--test-limit`` images).
 """
 
 from __future__ import annotations
@@ -68,6 +68,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--data-dir", default=None, help="folder holding the four MNIST files")
     p.add_argument("--limit", type=int, default=None, help="train on the first N images only")
+    p.add_argument("--test-limit", type=int, default=None, help="test on the first N images only")
     p.add_argument(
         "--eval-samples",
         type=int,
@@ -88,8 +89,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     for name in ("epochs", "batch_size", "eval_samples"):
         if getattr(args, name) < 1:
             p.error(f"--{name.replace('_', '-')} must be positive, got {getattr(args, name)}")
-    if args.limit is not None and args.limit < 1:
-        p.error(f"--limit must be positive, got {args.limit}")
+    for name in ("limit", "test_limit"):
+        if getattr(args, name) is not None and getattr(args, name) < 1:
+            p.error(f"--{name.replace('_', '-')} must be positive, got {getattr(args, name)}")
     return args
 
 
@@ -116,6 +118,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     if args.limit is not None:
         x_train, t_train = x_train[: args.limit], t_train[: args.limit]
+    if args.test_limit is not None:
+        x_test, t_test = x_test[: args.test_limit], t_test[: args.test_limit]
     net = build(args, backend)
     init = "he" if args.deep else args.init
     schedule = "cosine decay" if args.lr_schedule == "cosine" else "constant"
@@ -148,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     seconds = time.perf_counter() - start
-    accuracy = net.accuracy(x_test, t_test)  # the whole test set, whatever --eval-samples
+    accuracy = net.accuracy(x_test, t_test)  # all of x_test, whatever --eval-samples is
     print(
         f"test accuracy {accuracy:.4f} after {len(history['test_acc'])} epochs "
         f"({seconds:.1f} s on {backend.name})"

@@ -4,11 +4,15 @@ end, input handling, clear errors, state, and training with the Trainer."""
 from __future__ import annotations
 
 import math
+import os
+import re
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 from conftest import CASES
-from guarantees_support import assert_bitwise_equal, run_state
+from guarantees_support import ROOT, assert_bitwise_equal, run_state
 
 import xpnn
 from xpnn import DeepConvNet, DivergenceError, MultiLayerNet, SimpleConvNet, Trainer
@@ -481,3 +485,37 @@ def test_an_absurd_learning_rate_stops_training_with_divergence_error(backend):
     with pytest.raises(DivergenceError, match=r"training diverged: the loss is (nan|inf)"):
         trainer.train()
     assert trainer.current_epoch == 0
+
+
+# -- examples/convnet.py -------------------------------------------------------------------
+
+
+def run_example(*args):
+    # one BLAS thread: the child shares the cores with the test run (see test_book.py)
+    env = {**os.environ, "MPLBACKEND": "Agg", "OPENBLAS_NUM_THREADS": "1", "XPNN_BACKEND": ""}
+    return subprocess.run([sys.executable, str(ROOT / "examples" / "convnet.py"), *args],
+                          capture_output=True, text=True, env=env, timeout=600)  # fmt: skip
+
+
+def test_the_convnet_example_trains_a_simple_convnet_and_plots(tmp_path, mnist):
+    png = tmp_path / "curves.png"
+    proc = run_example("--epochs", "1", "--limit", "1000", "--eval-samples", "500",
+                       "--plot", str(png))  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert "network SimpleConvNet(1x28x28, conv 30x5x5, pool 2x2, 100, 10" in proc.stdout
+    last = proc.stdout.splitlines()[-2]  # then "wrote PATH"
+    assert re.fullmatch(r"test accuracy 0\.\d{4} after 1 epochs \(\d+\.\d s on numpy\)", last)
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_the_convnet_example_trains_a_deep_convnet_with_deep(mnist):
+    proc = run_example("--deep", "--epochs", "1", "--limit", "200", "--test-limit", "500",
+                       "--eval-samples", "100", "--quiet")  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert re.fullmatch(r"test accuracy 0\.\d{4} after 1 epochs \(\d+\.\d s on numpy\)\n",
+                        proc.stdout)  # fmt: skip
+
+
+def test_the_convnet_example_refuses_init_for_the_deep_network():
+    proc = run_example("--deep", "--init", "0.01")
+    assert proc.returncode == 2 and "--init applies to SimpleConvNet only" in proc.stderr
