@@ -189,6 +189,18 @@ def test_pooling_backward_sends_each_window_to_its_first_maximum(geometry, backe
     np.testing.assert_array_equal(dx, pool_reference(x, ph, pw, stride, pad)[1])
 
 
+@pytest.mark.parametrize(("shape", "pad"), [((2, 2, 8, 6), 0), ((2, 2, 6, 4), 1)])
+def test_windows_that_tile_the_input_send_each_gradient_to_its_first_maximum(
+    shape, pad, backend, to_np
+):
+    # every element is in exactly one window: dx is written without being zeroed first
+    x = np.random.default_rng(6).integers(0, 3, size=shape).astype(np.float64)
+    layer = Pooling(2, 2, 2, pad)
+    out = layer.forward(on(backend, x))
+    dx = to_np(layer.backward(backend.xp.ones_like(out)))
+    np.testing.assert_array_equal(dx, pool_reference(x, 2, 2, 2, pad)[1])
+
+
 def test_a_tied_window_gives_its_gradient_to_one_element(backend, to_np):
     layer = Pooling(2, 2, stride=2)
     layer.forward(on(backend, np.zeros((1, 1, 4, 4))))

@@ -421,20 +421,26 @@ class Pooling:
         # dx in the input's memory layout (channel-major after a Convolution): the strided
         # writes below and the layers before, which combine dx with their own outputs, then
         # walk memory in order (a C-ordered dx made the pooling's backward 1.5x slower)
-        dx = xp.zeros_like(self._x_pad, dtype=dout.dtype)
-        overlap = self.stride < self.pool_h or self.stride < self.pool_w
+        ph, pw, s = self.pool_h, self.pool_w, self.stride
+        _, _, hp, wp = self._x_pad.shape
+        overlap = s < ph or s < pw
+        if s == ph == pw and oh * s == hp and ow * s == wp:  # the windows tile the input:
+            dx = xp.empty_like(self._x_pad, dtype=dout.dtype)  # each element written once
+        else:
+            dx = xp.zeros_like(self._x_pad, dtype=dout.dtype)
         left = dout  # the gradient of the windows whose maximum is not found yet
-        last = (self.pool_h - 1, self.pool_w - 1)
-        for i in range(self.pool_h):
-            for j in range(self.pool_w):
-                at = _window(i, j, oh, ow, self.stride)
+        for i in range(ph):
+            for j in range(pw):
+                at = _window(i, j, oh, ow, s)
                 grad = left * xp.astype(self._x_pad[at] == self.out, dout.dtype)
                 if overlap:
                     dx[at] += grad
                 else:  # each element is in one window at most: written once
                     dx[at] = grad
-                if (i, j) != last:
-                    left = left - grad
+                if (i, j) == (0, 0):
+                    left = left - grad  # a new array: dout itself is left as it was
+                elif (i, j) != (ph - 1, pw - 1):
+                    left -= grad
         if self.pad == 0:
             return dx
         _, _, h, w = self.x.shape
