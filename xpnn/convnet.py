@@ -37,7 +37,7 @@ from .initializers import init_weight, resolve_init
 from .layers import Affine, Dropout, Relu
 from .network import Network, positive_int
 
-__all__ = ["DeepConvNet", "SimpleConvNet"]
+__all__ = ["DEEP_CONV_PARAMS", "SIMPLE_CONV_PARAM", "DeepConvNet", "SimpleConvNet"]
 
 ConvParam = Mapping[str, int]
 
