@@ -53,14 +53,17 @@ matmuls contract over C alone: 7x slower at C=1. torch's own kernels stay 4-10x 
 **Max pooling** takes the elementwise maximum of the window slices (PH·PW - 1 ``maximum``
 calls, no stacked copy). Backward sends each window's gradient to one element, the first
 maximum in row-major window order (what the book's ``argmax`` picks): it walks the slices in
-that order, gives the still-unassigned gradient to the slice equal to the maximum, and
-removes it from what is left, so ties never double a gradient. Overlapping windows
-(stride < pool size) add up. Padding is -inf, so a padded position never wins; every window
-holds at least one input element (``pad`` < pool size). A NaN in a window makes its output
-NaN and its gradient zero. Same benchmark, one thread, forward + backward, ms: 15.7 / 14.4 /
-30.2 for 2x2/2 on (100, 30, 24, 24), 2x2/2 on (100, 16, 28, 28) and 3x3/2 pad 1 on the
-latter; torch ``max_pool2d`` 13.9 / 12.4 / 16.3; stacking the slices for ``max`` +
-``argmax`` is 1.5-1.6x slower than the ``maximum`` chain, the book's im2col + argmax 2.9-3.2x.
+that order, keeping a boolean mask of the windows whose maximum is placed, and gives a
+window's gradient to the first slice equal to its maximum, so ties never double a gradient.
+Overlapping windows (stride < pool size) add up. Padding is -inf, so a padded position never
+wins; every window holds at least one input element (``pad`` < pool size). A NaN in a window
+makes its output NaN and its gradient zero. Same benchmark, one thread, forward + backward,
+ms: 15.7 / 14.4 / 30.2 for 2x2/2 on (100, 30, 24, 24), 2x2/2 on (100, 16, 28, 28) and 3x3/2
+pad 1 on the latter; torch ``max_pool2d`` 13.9 / 12.4 / 16.3; stacking the slices for
+``max`` + ``argmax`` is 1.5-1.6x slower than the ``maximum`` chain, the book's im2col +
+argmax 2.9-3.2x. (Measured before the backward's boolean mask, its layout-matched dout and
+its unzeroed dx where windows tile the input, which took SimpleConvNet's pooling backward
+from 8.6 to about 5-6 ms.)
 """
 
 from __future__ import annotations
@@ -464,19 +467,27 @@ class Pooling:
             dx = xp.empty_like(self._x_pad, dtype=dout.dtype)  # each element written once
         else:
             dx = xp.zeros_like(self._x_pad, dtype=dout.dtype)
-        left = dout  # the gradient of the windows whose maximum is not found yet
+        # dout in the output's layout (after an Affine layer it is C-ordered, the output
+        # channel-major): one copy of the small array, and the passes below walk memory alike
+        d = xp.empty_like(self.out, dtype=dout.dtype)
+        d[...] = dout
+        # (the temporaries are not kept in variables across iterations: freed at once, their
+        # memory is reused, where holding them made the allocator map fresh pages: 1.5x)
+        found = None  # the windows whose first maximum is already placed
         for i in range(ph):
             for j in range(pw):
                 at = _window(i, j, oh, ow, s)
-                grad = left * xp.astype(self._x_pad[at] == self.out, dout.dtype)
+                hit = self._x_pad[at] == self.out
+                if found is None:
+                    first = found = hit
+                else:
+                    first = xp.logical_and(hit, xp.logical_not(found))
+                    if (i, j) != (ph - 1, pw - 1):
+                        found = xp.logical_or(found, hit)
                 if overlap:
-                    dx[at] += grad
+                    dx[at] += d * xp.astype(first, d.dtype)
                 else:  # each element is in one window at most: written once
-                    dx[at] = grad
-                if (i, j) == (0, 0):
-                    left = left - grad  # a new array: dout itself is left as it was
-                elif (i, j) != (ph - 1, pw - 1):
-                    left -= grad
+                    dx[at] = d * xp.astype(first, d.dtype)
         if self.pad == 0:
             return dx
         _, _, h, w = self.x.shape
