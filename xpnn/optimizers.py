@@ -282,8 +282,8 @@ class Optimizer:
         if len(steps) != 1:
             return None
         for key in layout.keys:  # a loaded state must fit before anything moves
-            saved = self._state.get(key) or self._pending.get(key) or {}
-            for slot, array in saved.items():
+            existing = self._state.get(key) or self._pending.get(key) or {}
+            for slot, array in existing.items():
                 if tuple(array.shape) != layout.shapes[key]:
                     raise ValueError(
                         f"{type(self).__name__} state {slot}[{key!r}] has shape "
@@ -519,8 +519,8 @@ class Momentum(Optimizer):
     old learning rate in it and torch's does not.
     """
 
-    slots = ("v",)
-    hyperparameters = ("lr", "momentum")
+    slots: tuple[str, ...] = ("v",)
+    hyperparameters: tuple[str, ...] = ("lr", "momentum")
     momentum = _Hyperparameter(_unit_interval)
 
     blocked = False
@@ -569,8 +569,8 @@ class AdaGrad(Optimizer):
     ``initial_accumulator_value=0``). The first step is about η·sign(g).
     """
 
-    slots = ("h",)
-    hyperparameters = ("lr", "eps")
+    slots: tuple[str, ...] = ("h",)
+    hyperparameters: tuple[str, ...] = ("lr", "eps")
     eps = _Hyperparameter(_positive)
 
     def __init__(self, lr: float = 0.01, eps: float = 1e-7) -> None:
@@ -597,8 +597,8 @@ class RMSprop(Optimizer):
     the first step is η/√(1 − ρ)·sign(g): 10η for ρ = 0.99.
     """
 
-    slots = ("h",)
-    hyperparameters = ("lr", "decay_rate", "eps")
+    slots: tuple[str, ...] = ("h",)
+    hyperparameters: tuple[str, ...] = ("lr", "decay_rate", "eps")
     decay_rate = _Hyperparameter(_unit_interval)
     eps = _Hyperparameter(_positive)
 
@@ -637,8 +637,8 @@ class Adam(Optimizer):
     a larger ε early on; the two differ only while √v̂ is not much larger than ε.
     """
 
-    slots = ("m", "v")
-    hyperparameters = ("lr", "beta1", "beta2", "eps")
+    slots: tuple[str, ...] = ("m", "v")
+    hyperparameters: tuple[str, ...] = ("lr", "beta1", "beta2", "eps")
     beta1 = _Hyperparameter(_unit_interval)
     beta2 = _Hyperparameter(_unit_interval)
     eps = _Hyperparameter(_positive)
@@ -688,7 +688,7 @@ class AdamW(Adam):
     The decay is not part of the gradient, so it is not scaled by √v̂.
     """
 
-    hyperparameters = ("lr", "beta1", "beta2", "eps", "weight_decay")
+    hyperparameters: tuple[str, ...] = ("lr", "beta1", "beta2", "eps", "weight_decay")
     weight_decay = _Hyperparameter(_non_negative)
 
     def __init__(
