@@ -1,5 +1,6 @@
 """Sessions: ``nox -s tests`` (CPU backends), ``nox -s gpu`` (CuPy, offline-friendly),
-``nox -s lint``, ``nox -s bench`` (benchmarks, side by side with PyTorch where installed)."""
+``nox -s lint`` (ruff and mypy), ``nox -s docs`` (the site, warnings as errors),
+``nox -s bench`` (benchmarks, side by side with PyTorch where installed)."""
 
 from __future__ import annotations
 
@@ -95,10 +96,13 @@ def gpu(session: nox.Session) -> None:
 
 @nox.session
 def lint(session: nox.Session) -> None:
-    """ruff check and ruff format --check."""
-    session.install("ruff")
+    """ruff check, ruff format --check, and mypy over xpnn/ (its settings: pyproject.toml).
+
+    xpnn is installed (editable) so that mypy sees the types of its dependencies."""
+    session.install("-e", ".", "ruff", "mypy")
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
+    session.run("mypy")
 
 
 @nox.session(venv_params=["--system-site-packages"])
