@@ -105,6 +105,18 @@ def lint(session: nox.Session) -> None:
     session.run("mypy")
 
 
+@nox.session
+def docs(session: nox.Session) -> None:
+    """The documentation site (mkdocs.yml, docs/ and the docstrings) into site/, with
+    warnings as errors: a broken link or a docstring that does not parse fails it.
+    ``nox -s docs -- serve`` serves it at http://127.0.0.1:8000 instead."""
+    session.install("-e", ".[docs]")
+    if session.posargs[:1] == ["serve"]:
+        session.run("mkdocs", "serve", *session.posargs[1:])
+    else:
+        session.run("mkdocs", "build", "--strict", *session.posargs)
+
+
 @nox.session(venv_params=["--system-site-packages"])
 def bench(session: nox.Session) -> None:
     """Benchmarks that print ratios measured side by side in one run (an installed torch or

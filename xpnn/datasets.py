@@ -285,6 +285,8 @@ def load_mnist(
 ) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
     """Load MNIST as ``((x_train, t_train), (x_test, t_test))``, host NumPy arrays.
 
+    ``N`` is 60000 for training and 10000 for testing.
+
     Parameters
     ----------
     normalize:
@@ -298,9 +300,12 @@ def load_mnist(
     download:
         Fetch missing files from :data:`MNIST_MIRRORS` (else a missing file is an error).
 
-    ``N`` is 60000 for training and 10000 for testing. Raises :class:`DatasetNotFoundError`
-    when files are missing and cannot be downloaded, :class:`DatasetError` when a file is
-    corrupt (checksum, gzip or IDX structure); either names the file or folder.
+    Raises
+    ------
+    DatasetNotFoundError
+        Files are missing and cannot be downloaded; it names the folder and the files.
+    DatasetError
+        A file is corrupt (checksum, gzip or IDX structure); it names the file.
     """
     folder = Path(data_dir).expanduser() if data_dir is not None else default_data_dir()
     paths: dict[str, Path] = {}
