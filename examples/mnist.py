@@ -19,6 +19,8 @@ import os
 import sys
 import time
 
+# cli_errors lives beside this file (on sys.path already when this file is run as a script)
+sys.path.insert(1, os.path.dirname(os.path.abspath(__file__)))
 import cli_errors  # before xpnn: a bad XPNN_BACKEND is a one-line error too
 
 import xpnn

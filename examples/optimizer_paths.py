@@ -15,7 +15,11 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
+import sys
 
+# cli_errors lives beside this file (on sys.path already when this file is run as a script)
+sys.path.insert(1, os.path.dirname(os.path.abspath(__file__)))
 import cli_errors  # before xpnn: a bad XPNN_BACKEND is a one-line error too
 import numpy as np
 
