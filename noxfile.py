@@ -1,5 +1,6 @@
 """Sessions: ``nox -s tests`` (CPU backends), ``nox -s gpu`` (CuPy, offline-friendly),
-``nox -s lint``, ``nox -s bench`` (benchmarks, side by side with PyTorch where installed)."""
+``nox -s lint`` (ruff and mypy), ``nox -s docs`` (the site, warnings as errors),
+``nox -s bench`` (benchmarks, side by side with PyTorch where installed)."""
 
 from __future__ import annotations
 
@@ -95,10 +96,25 @@ def gpu(session: nox.Session) -> None:
 
 @nox.session
 def lint(session: nox.Session) -> None:
-    """ruff check and ruff format --check."""
-    session.install("ruff")
+    """ruff check, ruff format --check, and mypy over xpnn/ (its settings: pyproject.toml).
+
+    xpnn is installed (editable) so that mypy sees the types of its dependencies."""
+    session.install("-e", ".", "ruff", "mypy")
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
+    session.run("mypy")
+
+
+@nox.session
+def docs(session: nox.Session) -> None:
+    """The documentation site (mkdocs.yml, docs/ and the docstrings) into site/, with
+    warnings as errors: a broken link or a docstring that does not parse fails it.
+    ``nox -s docs -- serve`` serves it at http://127.0.0.1:8000 instead."""
+    session.install("-e", ".[docs]")
+    if session.posargs[:1] == ["serve"]:
+        session.run("mkdocs", "serve", *session.posargs[1:])
+    else:
+        session.run("mkdocs", "build", "--strict", *session.posargs)
 
 
 @nox.session(venv_params=["--system-site-packages"])

@@ -24,6 +24,9 @@ variant of every case once, in a rotating order, so that machine noise spreads o
                    Linear/BatchNorm1d/ReLU/Dropout, ``CrossEntropyLoss``, ``torch.optim`` with
                    the same hyperparameters and its default implementation; data on the
                    device once, ``randperm`` and an index per batch, losses read at the end
+    numpy by hand  (NumPy backend only) the same network written by hand in plain NumPy,
+                   ``benchmarks/numpy_mlp.py``: xpnn's formulas without xpnn, the reference
+                   its overhead is measured against (targets one-hot, built once)
     floor          only the matrix products the epoch performs, in the backend's own library
                    (numpy on the CPU, cupy on the GPU) on arrays of the same shapes: for each
                    batch and layer the forward ``X @ W``, the backward ``X.T @ dY`` and
@@ -87,7 +90,7 @@ CASES = [
     Case("Adam+Drop", FIVE, 100, "Adam", 1e-3, dropout=0.2),
     Case("wide Adam", (1000, 1000), 256, "Adam", 1e-3),
 ]
-VARIANTS = ("floor", "torch", "xpnn loop", "xpnn Trainer")
+VARIANTS = ("floor", "numpy by hand", "torch", "xpnn loop", "xpnn Trainer")
 
 # An epoch: set up untimed, return a callable that runs one epoch and waits for the device.
 Epoch = Callable[[], None]
@@ -187,6 +190,27 @@ def xpnn_loop(case: Case, backend: xpnn.Backend, data: Data) -> Epoch:
             opt.update(net.params, grads)
             losses.append(loss)
         float(xp.sum(xp.stack(losses)))  # one read, at the end
+
+    return epoch
+
+
+def numpy_by_hand(case: Case, data: Data) -> Epoch:
+    """The same network written by hand in NumPy (``numpy_mlp.py``): the reference xpnn's
+    overhead is measured against. Targets one-hot, built once, as the Trainer's are."""
+    from numpy_mlp import NumpyMLP
+
+    x, t = data.host
+    t1 = np.eye(10, dtype=np.float32)[t]
+    net = NumpyMLP(case.sizes, optimizer=case.optimizer, lr=case.lr,
+                   batchnorm=case.batchnorm, dropout=case.dropout, seed=0)  # fmt: skip
+    rng = np.random.default_rng(0)
+    n = int(x.shape[0])
+
+    def epoch() -> None:
+        perm = rng.permutation(n)
+        for i in range(0, n, case.batch):
+            idx = perm[i : i + case.batch]
+            net.step(x.take(idx, axis=0), t1.take(idx, axis=0))
 
     return epoch
 
@@ -564,6 +588,8 @@ def main(argv: list[str] | None = None) -> int:
     }
     if torch is not None:
         makers["torch"] = lambda c, d: torch_loop(c, backend, d, torch)
+    if backend.name == "numpy":
+        makers["numpy by hand"] = numpy_by_hand
     variants = [v for v in VARIANTS if v in makers]
 
     def make(case: Case, variant: str, d: Data) -> Epoch:
@@ -592,13 +618,14 @@ def print_table(
     print()
     header = (
         f"{'case':<10} {'variant':<16} {'median s':>8} {'min s':>7} {'img/s':>9} "
-        f"{'xpnn/torch':>10} {'xpnn/floor':>10}"
+        f"{'xpnn/torch':>10} {'xpnn/floor':>10} {'xpnn/numpy':>10}"
     )
     print(header)
     print("-" * len(header))
     for case in cases:
         torch_s = sec.get((case.name, "torch"))
         floor_s = sec.get((case.name, "floor"))
+        hand_s = sec.get((case.name, "numpy by hand"))
         for v in variants:
             key = (case.name, v)
             s = sec[key]
@@ -608,13 +635,16 @@ def print_table(
             )
             if v.startswith("xpnn"):
                 line += f" {s / torch_s:10.2f}" if torch_s else f" {'-':>10}"
-                line += f" {s / floor_s:10.2f}" if floor_s else ""
+                line += f" {s / floor_s:10.2f}" if floor_s else f" {'-':>10}"
+                line += f" {s / hand_s:10.2f}" if hand_s else ""
             elif v == "torch" and floor_s:
                 line += f" {'':>10} {s / floor_s:10.2f}"
             print(line)
         print()
     gflop = ", ".join(f"{c.name} {2 * floor_flops(c, n) / 1e9:.0f}" for c in cases)
     print(f"img/s and ratios from the {stat}; torch's last column is torch/floor.")
+    if any(v == "numpy by hand" for v in variants):
+        print("numpy by hand: the same network written by hand in NumPy (numpy_mlp.py).")
     print(f"floor: the epoch's matrix products alone, GFLOP per epoch: {gflop}.")
     note = busy_note(times)
     if note:

@@ -138,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
         problems.append(f"xpnn does not import ({error})")
     else:
         details += ["", "xpnn:", "", f"- imported from {xpnn.__file__}"]
-        try:  # which branches the GPU stand-in takes (its is_cpu is being changed to False)
+        try:  # which branches the GPU stand-in takes (is_cpu False: the device branches)
             stand_in = xpnn.get_backend("array_api_strict", "device1")
             details.append(f"- GPU stand-in {stand_in!r}: is_cpu = {stand_in.is_cpu}")
         except Exception as exc:

@@ -13,6 +13,9 @@ and more for SimpleConvNet, 99.3 % and more for DeepConvNet. Each epoch reports 
 training accuracy on the first ``--eval-samples`` training images and the test accuracy on
 as many test images (all 10,000 by default); the last line gives the accuracy on the whole
 test set (or on its first ``--test-limit`` images).
+
+A missing data set, an unusable backend or a bad argument ends in one line on stderr and
+exit status 2 (``cli_errors``); ``--debug`` shows the traceback instead.
 """
 
 from __future__ import annotations
@@ -23,6 +26,10 @@ import os
 import sys
 import time
 from collections.abc import Callable
+
+# cli_errors and mnist.py live beside this file (on sys.path already when it is run as a script)
+sys.path.insert(1, os.path.dirname(os.path.abspath(__file__)))
+import cli_errors  # before xpnn: a bad XPNN_BACKEND is a one-line error too
 
 import xpnn
 from xpnn import DeepConvNet, DivergenceError, SimpleConvNet, Trainer, load_mnist
@@ -43,7 +50,7 @@ def _init(text: str) -> str | float:
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p = cli_errors.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--deep", action="store_true", help="train DeepConvNet (default SimpleConvNet)")
     p.add_argument("--epochs", type=int, default=None, help="default 15 (simple), 12 (deep)")
     p.add_argument("--batch-size", type=int, default=None, help="default 100")
@@ -167,4 +174,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    cli_errors.run(main)

@@ -7,6 +7,9 @@
 MNIST is read from ``--data-dir``, else ``$XPNN_DATA/mnist``, else ``~/.cache/xpnn/mnist``,
 and downloaded (checksum-verified) when missing. The defaults are the best configuration we
 found for an MLP; README.md says what they reach.
+
+A missing data set, an unusable backend or a bad argument ends in one line on stderr and
+exit status 2 (``cli_errors``); ``--debug`` shows the traceback instead.
 """
 
 from __future__ import annotations
@@ -15,6 +18,10 @@ import argparse
 import os
 import sys
 import time
+
+# cli_errors lives beside this file (on sys.path already when this file is run as a script)
+sys.path.insert(1, os.path.dirname(os.path.abspath(__file__)))
+import cli_errors  # before xpnn: a bad XPNN_BACKEND is a one-line error too
 
 import xpnn
 from xpnn import DivergenceError, MultiLayerNet, Trainer, load_mnist
@@ -55,7 +62,7 @@ def _init(text: str) -> str | float:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     d = DEFAULTS
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p = cli_errors.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--epochs", type=int, default=d["epochs"])
     p.add_argument("--batch-size", type=int, default=d["batch_size"])
     p.add_argument(
@@ -184,4 +191,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    cli_errors.run(main)

@@ -7,15 +7,20 @@ As in the book's ``ch06/optimizer_compare_naive.py``: each optimizer starts at (
 takes 30 steps with the book's learning rates (SGD 0.95, Momentum 0.1, AdaGrad 1.5, Adam 0.3);
 the paths are drawn over the contours of f in one 2x2 figure, and a table of where each one
 ends is printed. The point (x, y) is one parameter array of shape (2,) on the chosen backend;
-its gradient (x/10, 2y) is computed there too.
+its gradient (x/10, 2y) is computed there too. An unusable backend or device, or a bad
+argument, is one line on stderr and exit status 2 (``--debug`` shows the traceback).
 """
 
 from __future__ import annotations
 
 import argparse
 import math
+import os
 import sys
 
+# cli_errors lives beside this file (on sys.path already when this file is run as a script)
+sys.path.insert(1, os.path.dirname(os.path.abspath(__file__)))
+import cli_errors  # before xpnn: a bad XPNN_BACKEND is a one-line error too
 import numpy as np
 
 import xpnn
@@ -77,7 +82,9 @@ def plot(paths: dict[str, np.ndarray], out: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap = cli_errors.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
     ap.add_argument("--backend", default=None, help="xpnn backend (default: XPNN_BACKEND)")
     ap.add_argument("--device", default=None, help="the backend's device")
     ap.add_argument("--dtype", default="float64", choices=["float32", "float64"])
@@ -104,4 +111,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    cli_errors.run(main)

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -114,3 +116,23 @@ def test_search_gives_the_same_trials_on_worker_processes(tmp_path, mnist):
     alone = search.main([*tiny, "--out", str(tmp_path / "1")])["search"]["trials"]
     pooled = search.main([*tiny, "--workers", "2", "--out", str(tmp_path / "2")])
     assert pooled["search"]["trials"] == alone
+
+
+def test_search_gives_the_same_trials_on_a_dask_cluster(tmp_path, mnist):
+    """``--dask local``, run as a user runs it: the objective lives in ``__main__`` and reaches
+    the cluster's worker processes by value."""
+    pytest.importorskip("distributed")
+    tiny = ["--quick", "--trials", "4", "--epochs", "2"]
+    alone = _script("hyperparameter_search").main([*tiny, "--out", str(tmp_path / "1")])
+    one_thread = {f"{lib}_NUM_THREADS": "1" for lib in ("OMP", "OPENBLAS", "MKL")}
+    proc = subprocess.run(
+        [sys.executable, str(CH06 / "hyperparameter_search.py"), *tiny, "--dask", "local",
+         "--workers", "2", "--out", str(tmp_path / "dask")],
+        capture_output=True, text=True, timeout=300,
+        env={**os.environ, "MPLBACKEND": "Agg", **one_thread},
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert "dask: 2 worker(s) at local" in proc.stdout
+    on_dask = _written(tmp_path / "dask", "hyperparameter_search")
+    assert on_dask["dask"] == "local"
+    assert on_dask["search"]["trials"] == alone["search"]["trials"]

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from guarantees_support import blobs, make_trainer
+from guarantees_support import blobs, make_net, make_trainer
 
 import xpnn
 from xpnn import DivergenceError, MultiLayerNet, Trainer, load_checkpoint
@@ -270,3 +270,33 @@ def test_mnist_example_runs_end_to_end_and_plots(tmp_path, mnist):
     assert "test accuracy" in proc.stdout
     assert png.stat().st_size > 10_000
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_on_epoch_end_is_called_after_each_epoch_with_the_history_up_to_date():
+    seen = []
+    trainer = make_trainer(epochs=3, on_epoch_end=lambda tr: seen.append(
+        (tr.current_epoch, len(tr.test_acc_list), len(tr.train_loss_list))))  # fmt: skip
+    trainer.train()
+    steps = trainer.iter_per_epoch
+    assert seen == [(1, 1, steps), (2, 2, 2 * steps), (3, 3, 3 * steps)]
+
+
+def test_on_epoch_end_must_be_callable():
+    with pytest.raises(TypeError, match="on_epoch_end must be a callable"):
+        make_trainer(on_epoch_end="print")
+
+
+def test_integer_labels_train_exactly_as_their_one_hot_rows(backend):
+    """The Trainer turns integer labels into one-hot rows once; nothing else changes."""
+    x, t = blobs()
+    one_hot = np.eye(3, dtype=np.float32)[t]
+    runs = []
+    for labels in (t, one_hot):
+        net = make_net(backend)
+        trainer = Trainer(net, x[:200], labels[:200], x[200:], labels[200:], epochs=2,
+                          mini_batch_size=32, optimizer="Adam", verbose=False, seed=2)  # fmt: skip
+        runs.append((trainer.train()["train_loss"], net.state_dict()))
+    assert runs[0][0] == runs[1][0]
+    for key, value in runs[0][1].items():
+        if key != "dropout_rng":
+            np.testing.assert_array_equal(value, runs[1][1][key])

@@ -57,6 +57,8 @@ from .tuning import (
 #: The default backend, read once from ``XPNN_BACKEND`` at import (``numpy`` when unset).
 backend: Backend = default_backend
 
+#: The version, written here only: pyproject.toml reads it (``attr:``) without importing xpnn,
+#: and it holds in a checkout that is not installed (``PYTHONPATH``, ``nox -s gpu``) too.
 __version__ = "0.1.0"
 
 __all__ = [

@@ -4,7 +4,9 @@
 in a layer's forward and backward passes adds up to a sizeable share of a small step. The
 namespace depends only on the array's type (every NumPy array has the same one, every torch
 tensor, every array_api_strict array), so :func:`namespace_of` asks once per type and
-remembers. Modelled on scikit-learn's ``utils/_array_api.py``.
+remembers. (A wrapper array type whose namespace differs from one instance to another must
+therefore use a type per namespace, as the benchmarks' operation counter does.) Modelled on
+scikit-learn's ``utils/_array_api.py``.
 """
 
 from __future__ import annotations

@@ -93,7 +93,25 @@ class DatasetError(ValueError):
 
 
 class DatasetNotFoundError(FileNotFoundError):
-    """Dataset files are missing and could not be downloaded."""
+    """Dataset files are missing and could not be downloaded.
+
+    Besides its message (which lists everything), it says what a command line needs for a
+    one-line error: ``folder`` (where the files were looked for), ``missing`` (their names)
+    and ``download_errors`` (one line per failed download; empty when downloading was off).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        folder: Path | None = None,
+        missing: Iterable[str] = (),
+        download_errors: Iterable[str] = (),
+    ) -> None:
+        super().__init__(message)
+        self.folder = folder
+        self.missing = list(missing)
+        self.download_errors = list(download_errors)
 
 
 # -- where ----------------------------------------------------------------------------------
@@ -249,7 +267,10 @@ def _not_found(folder: Path, missing: Iterable[str], errors: list[str]) -> Datas
         "To provide them, copy the four files (gzipped or not) into that folder, or point "
         "load_mnist(data_dir=...) or the XPNN_DATA environment variable (which is used as "
         "$XPNN_DATA/mnist) at a folder that has them; they are served at "
-        + ", ".join(MNIST_MIRRORS)
+        + ", ".join(MNIST_MIRRORS),
+        folder=folder,
+        missing=names,
+        download_errors=errors,
     )
 
 
@@ -264,6 +285,8 @@ def load_mnist(
 ) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
     """Load MNIST as ``((x_train, t_train), (x_test, t_test))``, host NumPy arrays.
 
+    ``N`` is 60000 for training and 10000 for testing.
+
     Parameters
     ----------
     normalize:
@@ -277,9 +300,12 @@ def load_mnist(
     download:
         Fetch missing files from :data:`MNIST_MIRRORS` (else a missing file is an error).
 
-    ``N`` is 60000 for training and 10000 for testing. Raises :class:`DatasetNotFoundError`
-    when files are missing and cannot be downloaded, :class:`DatasetError` when a file is
-    corrupt (checksum, gzip or IDX structure); either names the file or folder.
+    Raises
+    ------
+    DatasetNotFoundError
+        Files are missing and cannot be downloaded; it names the folder and the files.
+    DatasetError
+        A file is corrupt (checksum, gzip or IDX structure); it names the file.
     """
     folder = Path(data_dir).expanduser() if data_dir is not None else default_data_dir()
     paths: dict[str, Path] = {}

@@ -152,7 +152,7 @@ class FlatDict(dict):
         self._touched()
         super().update(*args, **kwargs)
 
-    def __ior__(self, other: Any) -> FlatDict:
+    def __ior__(self, other: Any) -> FlatDict:  # type: ignore[misc]
         self._touched()
         super().update(other)
         return self

@@ -307,4 +307,5 @@ def init_weight(
     fan_in, fan_out = fans(shape)
     if len(shape) == 2:
         return init(fan_in, fan_out, generator, dtype)
-    return init(fan_in, fan_out, generator, dtype, shape=tuple(shape))
+    shaped: Callable[..., Any] = init  # Initializer's type has no shape=; ours all take it
+    return shaped(fan_in, fan_out, generator, dtype, shape=tuple(shape))

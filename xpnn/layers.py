@@ -118,8 +118,9 @@ class Affine(_Parametric):
         if not self.input_grad:
             return None
         dx = dout @ self.W.T
-        if len(self.original_x_shape) != 2:
-            dx = namespace_of(dx).reshape(dx, self.original_x_shape)
+        shape = self.original_x_shape
+        if shape is not None and len(shape) != 2:
+            dx = namespace_of(dx).reshape(dx, shape)
         return dx
 
 

@@ -133,12 +133,15 @@ def _namespace(key: str, p: Any, g: Any) -> Any:
 #: NumPy parameters of more than twice this many elements are updated in blocks of this size
 #: (flat views), so that the temporaries of an update stay in the CPU cache instead of
 #: streaming through main memory once per operator, and are small enough for the allocator to
-#: reuse (a large temporary can cost page faults on every update): Adam runs 1.3-2x faster.
+#: reuse (a large temporary can cost page faults on every update). Measured on a 2-core EPYC
+#: (512 KB L2), one Adam update, float32, µs: a network's flat buffer of 130 K parameters
+#: 723 unblocked, 695 in blocks of 65,536, 283 in blocks of 32,768, 334 of 16,384; four
+#: (2000, 1000) tensors 28.4 / 26.8 / 30.4 ms at 65,536 / 32,768 / 16,384.
 #: The results are the same bits, since every operation is elementwise. NumPy only: it runs
 #: one thread per operation and its slices are always views. Torch spreads a large operation
 #: over its threads (blocks would serialise them), a GPU would pay a kernel launch per block,
 #: and array_api_strict does not promise that slices are views.
-NUMPY_BLOCK = 65536
+NUMPY_BLOCK = 32768
 
 
 def _numpy_blocks(xp: Any, p: Any, g: Any, state: dict[str, Any]) -> Any:
@@ -196,6 +199,9 @@ class Optimizer:
     """
 
     slots: tuple[str, ...] = ()
+    #: Whether large NumPy parameters are updated in cache-sized blocks (NUMPY_BLOCK): a
+    #: gain for rules with several temporaries, a loss for SGD's and Momentum's few.
+    blocked = True
     hyperparameters: tuple[str, ...] = ("lr",)
 
     lr = _Hyperparameter(_positive)
@@ -266,13 +272,7 @@ class Optimizer:
         p, g = params.flat, grads.flat
         with backend.activate():
             if not backend.fused_update(self, p, g, state, step):
-                xp = backend.xp
-                blocks = _numpy_blocks(xp, p, g, state) if is_numpy_array(p) else None
-                if blocks is None:
-                    self._update_param(xp, p, g, state, step)
-                else:
-                    for block_p, block_g, block_state in blocks:
-                        self._update_param(xp, block_p, block_g, block_state, step)
+                self._run_rule(backend.xp, p, g, state, step)
         return True
 
     def _flat_state(self, layout: FlatLayout) -> tuple[FlatLayout, dict[str, Any], int] | None:
@@ -282,8 +282,8 @@ class Optimizer:
         if len(steps) != 1:
             return None
         for key in layout.keys:  # a loaded state must fit before anything moves
-            saved = self._state.get(key) or self._pending.get(key) or {}
-            for slot, array in saved.items():
+            existing = self._state.get(key) or self._pending.get(key) or {}
+            for slot, array in existing.items():
                 if tuple(array.shape) != layout.shapes[key]:
                     raise ValueError(
                         f"{type(self).__name__} state {slot}[{key!r}] has shape "
@@ -320,12 +320,7 @@ class Optimizer:
         for key, xp, p, g in work:
             step = self._step[key] = self._step.get(key, 0) + 1
             state = self._state[key]
-            blocks = _numpy_blocks(xp, p, g, state) if is_numpy_array(p) else None
-            if blocks is None:
-                self._update_param(xp, p, g, state, step)
-            else:
-                for block_p, block_g, block_state in blocks:
-                    self._update_param(xp, block_p, block_g, block_state, step)
+            self._run_rule(xp, p, g, state, step)
 
     def _update_numbers(
         self, params: MutableMapping[str, Any], grads: Mapping[str, Any], keys: list[str]
@@ -341,6 +336,15 @@ class Optimizer:
         self.update(work_params, work_grads)
         for key in keys:
             params[key] = float(work_params[key])
+
+    def _run_rule(self, xp: Any, p: Any, g: Any, state: dict[str, Any], step: int) -> None:
+        """:meth:`_update_param`, over cache-sized blocks of a large NumPy array."""
+        blocks = _numpy_blocks(xp, p, g, state) if self.blocked and is_numpy_array(p) else None
+        if blocks is None:
+            self._update_param(xp, p, g, state, step)
+        else:
+            for block_p, block_g, block_state in blocks:
+                self._update_param(xp, block_p, block_g, block_state, step)
 
     def _update_param(self, xp: Any, p: Any, g: Any, state: dict[str, Any], step: int) -> None:
         """Update one parameter ``p`` in place from its gradient ``g`` (``step`` counts from
@@ -495,6 +499,8 @@ class SGD(Optimizer):
     Same trajectory as ``torch.optim.SGD(lr=η)``.
     """
 
+    blocked = False
+
     def __init__(self, lr: float = 0.01) -> None:
         super().__init__(lr)
 
@@ -513,9 +519,11 @@ class Momentum(Optimizer):
     old learning rate in it and torch's does not.
     """
 
-    slots = ("v",)
-    hyperparameters = ("lr", "momentum")
+    slots: tuple[str, ...] = ("v",)
+    hyperparameters: tuple[str, ...] = ("lr", "momentum")
     momentum = _Hyperparameter(_unit_interval)
+
+    blocked = False
 
     def __init__(self, lr: float = 0.01, momentum: float = 0.9) -> None:
         super().__init__(lr)
@@ -561,8 +569,8 @@ class AdaGrad(Optimizer):
     ``initial_accumulator_value=0``). The first step is about η·sign(g).
     """
 
-    slots = ("h",)
-    hyperparameters = ("lr", "eps")
+    slots: tuple[str, ...] = ("h",)
+    hyperparameters: tuple[str, ...] = ("lr", "eps")
     eps = _Hyperparameter(_positive)
 
     def __init__(self, lr: float = 0.01, eps: float = 1e-7) -> None:
@@ -589,8 +597,8 @@ class RMSprop(Optimizer):
     the first step is η/√(1 − ρ)·sign(g): 10η for ρ = 0.99.
     """
 
-    slots = ("h",)
-    hyperparameters = ("lr", "decay_rate", "eps")
+    slots: tuple[str, ...] = ("h",)
+    hyperparameters: tuple[str, ...] = ("lr", "decay_rate", "eps")
     decay_rate = _Hyperparameter(_unit_interval)
     eps = _Hyperparameter(_positive)
 
@@ -629,8 +637,8 @@ class Adam(Optimizer):
     a larger ε early on; the two differ only while √v̂ is not much larger than ε.
     """
 
-    slots = ("m", "v")
-    hyperparameters = ("lr", "beta1", "beta2", "eps")
+    slots: tuple[str, ...] = ("m", "v")
+    hyperparameters: tuple[str, ...] = ("lr", "beta1", "beta2", "eps")
     beta1 = _Hyperparameter(_unit_interval)
     beta2 = _Hyperparameter(_unit_interval)
     eps = _Hyperparameter(_positive)
@@ -680,7 +688,7 @@ class AdamW(Adam):
     The decay is not part of the gradient, so it is not scaled by √v̂.
     """
 
-    hyperparameters = ("lr", "beta1", "beta2", "eps", "weight_decay")
+    hyperparameters: tuple[str, ...] = ("lr", "beta1", "beta2", "eps", "weight_decay")
     weight_decay = _Hyperparameter(_non_negative)
 
     def __init__(

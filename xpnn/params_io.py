@@ -105,12 +105,13 @@ def load_params(network: Any, path: str | os.PathLike) -> None:
             ) from None
         state.update(plain)
     else:
-        state = tree.get("network")
-        if not isinstance(state, dict):
+        saved = tree.get("network")
+        if not isinstance(saved, dict):
             raise CheckpointError(
                 f"{source}: an xpnn checkpoint, but with no 'network' entry: not written by "
                 "save_params or a Trainer"
             )
+        state = saved
     try:
         network.load_state_dict(state)
     except (TypeError, ValueError) as exc:

@@ -23,6 +23,7 @@ resuming at an epoch needs no replay of earlier draws).
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -137,7 +138,7 @@ class Generator:
     def _get_state(self) -> dict[str, np.ndarray]:
         raise NotImplementedError
 
-    def _set_state(self, state: dict[str, np.ndarray]) -> None:
+    def _set_state(self, state: Mapping[str, Any]) -> None:
         """Restore the library's state after :meth:`_start` (raise on a damaged one)."""
         raise NotImplementedError
 
@@ -158,14 +159,14 @@ class Generator:
             **self._get_state(),
         }
 
-    def set_state(self, state: dict[str, np.ndarray]) -> None:
+    def set_state(self, state: Mapping[str, Any]) -> None:
         """Restore a state returned by :meth:`get_state` on the same kind of backend.
 
         A state without a seed (saved before generators recorded one) keeps this
         generator's root seed. Raises ``ValueError`` for a state of another generator kind
         or a damaged one, leaving this generator as it was."""
         self._check_state(state)
-        root, key = self.seed_sequence, ()
+        root, key = self.seed_sequence, self.key
         try:
             if "entropy" in state:
                 entropy = json.loads(str(np.asarray(state["entropy"])))
@@ -184,7 +185,7 @@ class Generator:
             vars(self).update(saved)
             raise
 
-    def _check_state(self, state: dict[str, np.ndarray]) -> None:
+    def _check_state(self, state: Mapping[str, Any]) -> None:
         kind = str(np.asarray(state.get("kind", "")))
         if kind != type(self).__name__:
             raise ValueError(
@@ -200,14 +201,14 @@ class HostGenerator(Generator):
         self._rng = np.random.Generator(np.random.PCG64(self.current_seed))
 
     def normal(self, shape, std=1.0, mean=0.0, dtype="float32"):
-        z = self._rng.standard_normal(shape_of(shape), dtype=self._float_name(dtype))
+        z = self._rng.standard_normal(shape_of(shape), dtype=np.dtype(self._float_name(dtype)))
         z *= float(std)
         if mean:
             z += float(mean)
         return self.backend.asarray(z)
 
     def uniform(self, shape, low=0.0, high=1.0, dtype="float32"):
-        u = self._rng.random(shape_of(shape), dtype=self._float_name(dtype))
+        u = self._rng.random(shape_of(shape), dtype=np.dtype(self._float_name(dtype)))
         if (low, high) != (0.0, 1.0):
             u *= float(high) - float(low)
             u += float(low)

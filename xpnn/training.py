@@ -10,9 +10,10 @@ Compatible with the book's ``common/trainer.py``::
 
 Differences from the book, each deliberate:
 
-- The training data is moved to the network's device once. Each epoch walks a seeded
-  permutation of it in mini-batches (real epochs: every sample once per epoch; the book
-  samples every batch with replacement). A final partial batch is kept.
+- The training data is moved to the network's device once (integer labels also as one-hot
+  rows, so that no step builds them). Each epoch walks a seeded permutation of it in
+  mini-batches (real epochs: every sample once per epoch; the book samples every batch with
+  replacement). A final partial batch is kept.
 - The loss recorded for a step is the loss of the forward pass that produced the gradient
   (before the update), as PyTorch reports it; the book runs one more forward pass after the
   update for it, which costs a third of the step.
@@ -132,6 +133,9 @@ class Trainer:
     refresh_interval:
         Seconds between progress-bar refreshes when verbose (each refresh reads the
         pending losses from a GPU: one transfer, not one per step).
+    on_epoch_end:
+        ``on_epoch_end(trainer)``, called after each epoch's evaluation (the history and
+        ``current_epoch`` are up to date) and before its checkpoint.
     file:
         Where the summary lines go (default ``sys.stdout``; the bar goes to stderr).
     """
@@ -158,6 +162,7 @@ class Trainer:
         resume: str | os.PathLike | bool | None = None,
         eval_batch_size: int = 10_000,
         refresh_interval: float = 0.5,
+        on_epoch_end: Callable[[Trainer], None] | None = None,
         file: Any = None,
     ) -> None:
         self.network = network
@@ -181,6 +186,9 @@ class Trainer:
         if lr_schedule is not None and not callable(lr_schedule):
             raise TypeError("lr_schedule must be a callable: epoch (or step) index -> lr")
         self.lr_schedule, self.schedule_by = lr_schedule, schedule_by
+        if on_epoch_end is not None and not callable(on_epoch_end):
+            raise TypeError("on_epoch_end must be a callable: on_epoch_end(trainer)")
+        self.on_epoch_end = on_epoch_end
 
         if isinstance(optimizer, str):
             self.optimizer = get_optimizer(optimizer, **(optimizer_param or {}))
@@ -192,6 +200,8 @@ class Trainer:
         with self.backend.activate():
             self.x_train, self.t_train = self._to_device("train", x_train, t_train)
             self.x_test, self.t_test = self._to_device("test", x_test, t_test)
+        with self.backend.activate():
+            self._t_steps = self._one_hot(self.t_train)
         self.train_size = int(self.x_train.shape[0])
         self.iter_per_epoch = math.ceil(self.train_size / self.batch_size)
         self.max_iter = self.epochs * self.iter_per_epoch
@@ -220,6 +230,21 @@ class Trainer:
             raise ValueError(f"x_{split} is empty: training and evaluation need samples")
         return x, t
 
+    #: Integer labels are turned into one-hot rows once, on the device, when they take at
+    #: most this many elements: each step then gathers its targets instead of building them
+    #: (three array operations fewer per step).
+    ONE_HOT_LIMIT = 1 << 25
+
+    def _one_hot(self, t: Any) -> Any:
+        """The training targets as steps take them: one-hot rows in the network's dtype
+        (integer labels converted once, where small enough), else as given."""
+        k = getattr(self.network, "output_size", None)  # a book-style network has none
+        if k is None or t.ndim != 1 or int(t.shape[0]) * k > self.ONE_HOT_LIMIT:
+            return t
+        xp = self.backend.xp
+        classes = xp.arange(k, dtype=t.dtype, device=self.backend.device)
+        return xp.astype(t[:, None] == classes, self.network.dtype)
+
     def _epoch_batches(self, epoch: int):
         """Index arrays of this epoch's mini-batches (a seeded permutation, on the device).
 
@@ -238,7 +263,6 @@ class Trainer:
             return self._train()
 
     def _train(self) -> dict[str, list[float]]:
-        xp = self.backend.xp
         bar = None
         if self.verbose:
             self._print(
@@ -260,12 +284,7 @@ class Trainer:
             for idx in batches:
                 if self.lr_schedule is not None and self.schedule_by == "step":
                     self.optimizer.lr = float(self.lr_schedule(self.current_iter))
-                x_batch = xp.take(self.x_train, idx, axis=0)
-                t_batch = xp.take(self.t_train, idx, axis=0)
-                # the data was checked once, in __init__: no per-batch checks
-                loss, grads = self.network.loss_and_gradient(x_batch, t_batch, checked=True)
-                losses.add(loss)  # on a GPU, kept there: no host synchronisation per step
-                self.optimizer.update(self.network.params, grads)
+                self._step(idx, losses)
                 self.current_iter += 1
                 if bar is not None:
                     now = time.perf_counter()
@@ -285,6 +304,8 @@ class Trainer:
             seconds = time.perf_counter() - start
             self.epoch_time_list.append(seconds)
             self.current_epoch = epoch + 1
+            if self.on_epoch_end is not None:
+                self.on_epoch_end(self)
             if bar is not None:
                 bar.close()
                 mean_loss = sum(losses.values) / len(losses.values)
@@ -300,6 +321,17 @@ class Trainer:
         if self.verbose and self.test_acc_list:
             self._print(f"final test accuracy: {self.test_acc_list[-1]:.4f}")
         return self.history
+
+    def _step(self, idx: Any, losses: _EpochLosses) -> None:
+        """One step on the training samples at ``idx`` (indices on the device): gather the
+        batch, forward and backward, record the loss (on the CPU, a non-finite one stops
+        here, before the update), update. The data was checked once, in ``__init__``."""
+        xp = self.backend.xp
+        x_batch = xp.take(self.x_train, idx, axis=0)
+        t_batch = xp.take(self._t_steps, idx, axis=0)
+        loss, grads = self.network.loss_and_gradient(x_batch, t_batch, checked=True)
+        losses.add(loss)  # on a GPU, kept there: no host synchronisation per step
+        self.optimizer.update(self.network.params, grads)
 
     def _diverged(self, step: int, value: float) -> None:
         raise DivergenceError(

@@ -3,6 +3,10 @@
 Each script takes ``--backend``, ``--seed``, ``--out DIR`` (a PNG and a JSON of the numbers
 go there) and ``--quick`` (a reduced size that runs in seconds, for the tests), prints a small
 table, and returns its numbers from ``main(argv)`` so tests can assert on them.
+
+Each script imports this module first and runs ``common.run(main)``: a missing data set, an
+unusable backend or a bad argument is one line on stderr and exit status 2, ``--debug``
+shows the traceback (``examples/cli_errors.py``).
 """
 
 from __future__ import annotations
@@ -11,17 +15,24 @@ import argparse
 import json
 import math
 import os
+import sys
 from collections.abc import Sequence
 from typing import Any
 
+# examples/cli_errors.py, imported before xpnn (a bad XPNN_BACKEND is a one-line error too)
+sys.path.insert(1, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import cli_errors
 import numpy as np
 
 import xpnn
 
+#: Run ``main(argv)`` with one-line errors (see the module docstring).
+run = cli_errors.run
+
 
 def parser(description: str) -> argparse.ArgumentParser:
     """An argument parser with the options every experiment has."""
-    p = argparse.ArgumentParser(description=description)
+    p = cli_errors.ArgumentParser(description=description)
     p.add_argument(
         "--backend",
         default=None,

@@ -2,6 +2,8 @@
 
     python examples/ch06/hyperparameter_search.py --out docs/ch06 --workers 2   # book's size
     python examples/ch06/hyperparameter_search.py --quick                       # seconds
+    python examples/ch06/hyperparameter_search.py --dask tcp://scheduler:8786   # a Dask cluster
+    python examples/ch06/hyperparameter_search.py --dask local --workers 4      # one here
 
 As the book's ``ch06/hyperparameter_optimization.py``: the first 500 MNIST training images,
 shuffled, 20 % (100) held out for validation (:func:`xpnn.train_val_split`), the other 400
@@ -20,12 +22,23 @@ BLAS thread, started by spawn on a GPU backend) runs the same trials as ``--work
 this process), with the same numbers up to the last-bit differences a BLAS may make with
 another thread count (which 50 epochs of SGD can grow into a point of accuracy).
 
+**On a Dask cluster.** ``--dask ADDRESS`` connects a ``distributed.Client`` to the
+scheduler at ADDRESS (``tcp://host:8786``, what ``dask scheduler`` prints) and runs the
+trials through its executor (``client.get_executor()``, a ``concurrent.futures.Executor``);
+``--dask local`` starts a ``distributed.LocalCluster`` of ``--workers`` processes (default:
+one per core), one thread each, for the run. The trials, their seeds and their numbers are
+the ones ``--workers 1`` gives. The workers need xpnn (and numpy) installed, and no MNIST:
+the data travels with each trial (500 images); this script's ``objective`` travels by value
+(Dask pickles functions of ``__main__`` with cloudpickle). ``pip install distributed``.
+
 ``--quick`` runs 10 trials of 15 epochs.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import os
 import time
 
 import common
@@ -73,9 +86,12 @@ def _one_blas_thread() -> None:
     threadpool_limits(1)
 
 
-def search(data, backend: str, n_trials: int, epochs: int, seed: int, workers: int):
-    """Run the search (in this process, or on ``workers`` processes); print each trial as
-    it finishes, as the book does."""
+def search(
+    data, backend: str, n_trials: int, epochs: int, seed: int, workers: int | None,
+    dask: str | None = None,
+):  # fmt: skip
+    """Run the search (in this process, on ``workers`` processes, or on the Dask cluster at
+    ``dask``); print each trial as it finishes, as the book does."""
     space = {**SPACE, "epochs": epochs}
     fn = functools.partial(objective, data=data, backend=backend)
     done = []
@@ -90,11 +106,34 @@ def search(data, backend: str, n_trials: int, epochs: int, seed: int, workers: i
             flush=True,
         )
 
-    if workers <= 1:
+    if dask is not None:
+        with dask_client(dask, workers) as client:
+            print(f"dask: {len(client.scheduler_info()['workers'])} worker(s) at {dask}")
+            return xpnn.random_search(
+                fn, space, n_trials, seed=seed, executor=client.get_executor(), callback=report
+            )
+    if workers is None or workers <= 1:
         return xpnn.random_search(fn, space, n_trials, seed=seed, callback=report)
     # workers start by spawn on a GPU backend (CUDA cannot be used in a forked child)
     with xpnn.process_pool(workers, backend=backend, initializer=_one_blas_thread) as pool:
         return xpnn.random_search(fn, space, n_trials, seed=seed, executor=pool, callback=report)
+
+
+@contextlib.contextmanager
+def dask_client(address: str, workers: int | None):
+    """A ``distributed.Client`` of the scheduler at ``address``, or of a ``LocalCluster`` of
+    ``workers`` single-threaded processes started here when ``address`` is ``"local"``."""
+    from distributed import Client, LocalCluster
+
+    if address != "local":
+        with Client(address, timeout="30s") as client:
+            yield client
+        return
+    with (
+        LocalCluster(n_workers=workers, threads_per_worker=1, dashboard_address=None) as cluster,
+        Client(cluster) as client,
+    ):
+        yield client
 
 
 def plot(result: xpnn.SearchResult, ranges: dict):
@@ -159,10 +198,28 @@ def plot(result: xpnn.SearchResult, ranges: dict):
 
 def main(argv=None) -> dict:
     p = common.parser(__doc__.splitlines()[0])
-    p.add_argument("--workers", type=int, default=1, help="processes for the trials (1)")
+    p.add_argument(
+        "--workers", type=int, default=None,
+        help="processes for the trials (default 1; with --dask local, one per core)",
+    )  # fmt: skip
+    p.add_argument(
+        "--dask", default=None, metavar="ADDRESS",
+        help="run the trials on the Dask cluster at ADDRESS (tcp://host:8786), or on a "
+        "LocalCluster started here for 'local'",
+    )  # fmt: skip
     p.add_argument("--trials", type=int, default=None, help="number of trials (100)")
     p.add_argument("--epochs", type=int, default=None, help="epochs per trial (50)")
     args = p.parse_args(argv)
+    if args.workers is not None and args.workers < 1:
+        p.error(f"--workers must be at least 1, got {args.workers}")
+    if args.dask not in (None, "local") and args.workers is not None:
+        p.error("--workers sets the processes of this machine; a cluster has its own workers")
+    if args.dask is None:
+        workers = args.workers or 1
+    elif args.dask == "local":
+        workers = args.workers or os.cpu_count() or 1
+    else:
+        workers = None  # the cluster's
     backend = common.backend(args)
     n_trials = args.trials or (10 if args.quick else 100)
     epochs = args.epochs or (15 if args.quick else 50)
@@ -170,7 +227,7 @@ def main(argv=None) -> dict:
     (x, t), _ = common.mnist(args, n_train=500)
     data = xpnn.train_val_split(x, t, val_ratio=0.2, seed=args.seed)
     start = time.perf_counter()
-    result = search(data, backend.name, n_trials, epochs, args.seed, args.workers)
+    result = search(data, backend.name, n_trials, epochs, args.seed, workers, args.dask)
     seconds = time.perf_counter() - start
     ranges = result.best_ranges(top=5)
 
@@ -182,8 +239,8 @@ def main(argv=None) -> dict:
     ]  # fmt: skip
     print(
         f"{NAME}: {n_trials} trials x {epochs} epochs, {len(data[0][0])} train / "
-        f"{len(data[1][0])} validation images, {backend.name}, {args.workers} worker(s), "
-        f"{seconds:.1f} s"
+        f"{len(data[1][0])} validation images, {backend.name}, "
+        f"{'dask ' + args.dask if args.dask else f'{workers} worker(s)'}, {seconds:.1f} s"
     )
     print(common.format_table(header, rows))
     for name, (low, high) in ranges.items():
@@ -201,7 +258,8 @@ def main(argv=None) -> dict:
         "n_val": len(data[1][0]),
         "n_trials": n_trials,
         "epochs": epochs,
-        "workers": args.workers,
+        "workers": workers,
+        "dask": args.dask,
         "hidden_size_list": [100] * 6,
         "best_ranges": {k: list(v) for k, v in ranges.items()},
         "book_ranges": {k: list(v) for k, v in BOOK_RANGES.items()},
@@ -213,4 +271,4 @@ def main(argv=None) -> dict:
 
 
 if __name__ == "__main__":
-    main()
+    common.run(main)

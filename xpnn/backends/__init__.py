@@ -137,7 +137,13 @@ def backend_from_env(environ: Any = None) -> Backend:
 
 
 def backend_of(array: Any) -> Backend:
-    """The backend (library and device) an array belongs to."""
+    """The backend (library and device) an array belongs to.
+
+    An array type that wraps another library's arrays (as the benchmarks' operation counter
+    does) names its backend with a ``__xpnn_backend__`` attribute."""
+    owner = getattr(array, "__xpnn_backend__", None)
+    if owner is not None:
+        return owner
     for name in ("numpy", "array_api_strict", "cupy", "torch"):
         if name not in sys.modules:  # each backend is named after its library:
             continue  # an array of a library nobody imported cannot exist

@@ -18,7 +18,15 @@ import numpy as np
 from ..random import Generator, int_seed, shape_of
 from .base import Backend, BackendError
 
-__all__ = ["CupyBackend", "CupyGenerator", "create", "device_key", "owns"]
+__all__ = [
+    "FUSED_RULES",
+    "CupyBackend",
+    "CupyGenerator",
+    "FusedRule",
+    "create",
+    "device_key",
+    "owns",
+]
 
 _INSTALL = (
     "pip install 'xpnn[cuda12]' for CUDA 12 or 'xpnn[cuda13]' for CUDA 13 "
@@ -63,8 +71,80 @@ class CupyBackend(Backend):
     def rng(self, seed: Any = None) -> CupyGenerator:
         return CupyGenerator(self, seed)
 
+    #: Apply optimizer rules with one fused kernel each (False: the portable rule, e.g. to
+    #: compare the two).
+    use_fused_kernels = True
+
+    def fused_update(
+        self, optimizer: Any, p: Any, g: Any, state: dict[str, Any], step: int
+    ) -> bool:
+        if not self.use_fused_kernels:
+            return False
+        try:
+            name, scalars = optimizer.fused_args(step, self.xp, p.dtype)
+        except NotImplementedError:  # a rule of the user's own: the portable path
+            return False
+        rule = FUSED_RULES.get(name)
+        if rule is None:
+            return False
+        kernel = _kernel(self._lib, name)
+        kernel(g, *(scalars[s] for s in rule.scalars), p, *(state[s] for s in rule.slots))
+        return True
+
     def device_key(self) -> int:
         return int(self.device.id)
+
+
+class FusedRule:
+    """One optimizer rule as a CUDA elementwise operation over the flat buffers: reads the
+    gradient ``g`` and the ``scalars`` (Python floats, cast to the parameters' type ``T``),
+    updates ``p`` and the state ``slots`` in place. The formula is the portable rule's
+    (``xpnn/optimizers.py``), written as one expression per array."""
+
+    def __init__(self, scalars: tuple[str, ...], slots: tuple[str, ...], operation: str) -> None:
+        self.scalars, self.slots, self.operation = scalars, slots, operation
+
+    @property
+    def in_params(self) -> str:
+        return ", ".join(["T g", *(f"T {s}" for s in self.scalars)])
+
+    @property
+    def out_params(self) -> str:
+        return ", ".join(["T p", *(f"T {s}" for s in self.slots)])
+
+
+FUSED_RULES = {
+    "sgd": FusedRule(("lr",), (), "p -= lr * g"),
+    "momentum": FusedRule(("lr", "momentum"), ("v",), "v = momentum * v - lr * g; p += v"),
+    "nesterov": FusedRule(
+        ("lr", "momentum"), ("v",), "T s = lr * g; v = momentum * v - s; p += momentum * v - s"
+    ),
+    "adagrad": FusedRule(("lr", "eps"), ("h",), "h += g * g; p -= lr * g / (sqrt(h) + eps)"),
+    "rmsprop": FusedRule(
+        ("lr", "rho", "eps"),
+        ("h",),
+        "h = rho * h + (1 - rho) * (g * g); p -= lr * g / (sqrt(h) + eps)",
+    ),
+    "adam": FusedRule(
+        ("b1", "b2", "lr_t", "eps_t", "decay"),
+        ("m", "v"),
+        "p *= decay; m = b1 * m + (1 - b1) * g; v = b2 * v + (1 - b2) * (g * g); "
+        "p -= lr_t * m / (sqrt(v) + eps_t)",
+    ),
+}
+
+_KERNELS: dict[str, Any] = {}
+
+
+def _kernel(cupy: Any, name: str) -> Any:
+    """The ElementwiseKernel of rule ``name`` (compiled by CuPy on first use, then cached)."""
+    kernel = _KERNELS.get(name)
+    if kernel is None:
+        rule = FUSED_RULES[name]
+        kernel = _KERNELS[name] = cupy.ElementwiseKernel(
+            rule.in_params, rule.out_params, rule.operation, f"xpnn_fused_{name}"
+        )
+    return kernel
 
 
 class CupyGenerator(Generator):

@@ -23,7 +23,7 @@ class NumpyBackend(Backend):
         np.matmul(a, b, out=out)
 
     def sum_into(self, x: Any, axis: int | tuple[int, ...], out: Any) -> None:
-        np.sum(x, axis=axis, out=out)
+        np.add.reduce(x, axis=axis, out=out)  # np.sum's Python wrapper costs ~3 µs a call
 
 
 def device_key(device: Any) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -98,7 +99,7 @@ class TorchGenerator(Generator):
     def _get_state(self) -> dict[str, np.ndarray]:
         return {"state": self._gen.get_state().numpy().copy()}
 
-    def _set_state(self, state: dict[str, np.ndarray]) -> None:
+    def _set_state(self, state: Mapping[str, Any]) -> None:
         self._gen.set_state(self._torch.from_numpy(np.ascontiguousarray(state["state"])))
 
 

@@ -47,8 +47,7 @@ def run(script: str, args: list[str]) -> int:
     install()
     main = types.ModuleType("__main__")
     main.__file__ = path
-    main.__cached__ = None
-    main.__builtins__ = builtins
+    vars(main).update(__cached__=None, __builtins__=builtins)  # what ModuleType lacks
     main.__loader__ = importlib.machinery.SourceFileLoader("__main__", path)
     main.__spec__ = None
     main.__package__ = None

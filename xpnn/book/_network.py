@@ -45,8 +45,8 @@ class BookNetwork(MultiLayerNet):
         reading it waits for the device)."""
         return float(super().loss(x, t, train_flg))
 
-    def numerical_gradient(self, x: Any, t: Any) -> dict[str, Any]:
-        """Gradients of the training-mode loss by central differences (h = 1e-4), computed
+    def numerical_gradient(self, x: Any, t: Any, h: float = 1e-4) -> dict[str, Any]:
+        """Gradients of the training-mode loss by central differences (step ``h``), computed
         in float64 on a copy of the network; returned keyed like ``params``, in the
         network's dtype and on its device. The network itself is not changed.
 
@@ -77,7 +77,7 @@ class BookNetwork(MultiLayerNet):
         t = twin.check_labels(t, int(x.shape[0]))
         self._fix_dropout_masks(twin, x)
         grads = _central_differences(
-            lambda _: twin.loss(x, t, train_flg=True), twin.params, h=1e-4, order=2
+            lambda _: twin.loss(x, t, train_flg=True), twin.params, h=h, order=2
         )
         xp = self.backend.xp
         return {key: xp.astype(g, self.dtype) for key, g in grads.items()}

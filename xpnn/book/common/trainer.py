@@ -139,25 +139,22 @@ class Trainer(_Trainer):
             verbose=False,
             seed=seed_from_numpy(seed),
             eval_batch_size=eval_batch_size,
+            on_epoch_end=self._print_epoch,
         )
         self.book_verbose = bool(verbose)
+
+    def _print_epoch(self, trainer: _Trainer) -> None:
+        if self.book_verbose:
+            print(
+                f"=== epoch:{self.current_epoch}, train acc:{self.train_acc_list[-1]}, "
+                f"test acc:{self.test_acc_list[-1]} ===",
+                flush=True,
+            )
 
     def train(self) -> dict[str, list[float]]:
         """Train the remaining epochs, printing the book's line after each (when verbose)
         and the final test accuracy on the whole test set; return the history."""
-        epochs = self.epochs
-        try:
-            for epoch in range(self.current_epoch, epochs):
-                self.epochs = epoch + 1  # xpnn's Trainer runs up to self.epochs: one epoch
-                super().train()
-                if self.book_verbose:
-                    print(
-                        f"=== epoch:{epoch + 1}, train acc:{self.train_acc_list[-1]}, "
-                        f"test acc:{self.test_acc_list[-1]} ===",
-                        flush=True,
-                    )
-        finally:
-            self.epochs = epochs
+        super().train()
         if self.book_verbose:
             print("=============== Final Test Accuracy ===============")
             print(f"test acc:{self._test_accuracy()}", flush=True)

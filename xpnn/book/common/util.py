@@ -1,8 +1,8 @@
 """``common.util``: the book's helpers for plots, data sets and convolutions.
 
 ``smooth_curve`` and ``shuffle_dataset`` as the book defines them; ``conv_output_size``;
-``im2col`` and ``col2im`` from :mod:`xpnn.conv` (placeholders raising
-``NotImplementedError`` until it exists). ``from common.util import *`` also gives ``np``.
+``im2col`` and ``col2im`` from :mod:`xpnn.conv`. ``from common.util import *`` also gives
+``np``.
 """
 
 from __future__ import annotations

@@ -1,0 +1,120 @@
+"""The fused optimizer kernels (one launch per update, CuPy) against the portable rules.
+
+Each rule's CUDA operation (``xpnn.backends.cupy.FUSED_RULES``) is an elementwise C
+expression. Without a GPU it is checked here by evaluating the same text with NumPy in
+float64, fed the optimizer's own ``fused_args``, against the portable rule over several
+steps; where CuPy and a GPU are present, the compiled kernels are checked against the
+portable path on the device.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+from conftest import CASES
+
+import xpnn
+from xpnn.backends.cupy import FUSED_RULES
+from xpnn.flat import FlatLayout
+
+RULES = {
+    "SGD": lambda: xpnn.SGD(lr=0.1),
+    "Momentum": lambda: xpnn.Momentum(lr=0.1, momentum=0.8),
+    "Nesterov": lambda: xpnn.Nesterov(lr=0.1, momentum=0.8),
+    "AdaGrad": lambda: xpnn.AdaGrad(lr=0.1),
+    "RMSprop": lambda: xpnn.RMSprop(lr=0.01, decay_rate=0.9),
+    "Adam": lambda: xpnn.Adam(lr=0.01),
+    "AdamW": lambda: xpnn.AdamW(lr=0.01, weight_decay=0.1),
+}
+_STATEMENT = re.compile(r"(?:T\s+)?(\w+)\s*(\+=|-=|\*=|=)\s*(.+)")
+
+
+def run_operation(text: str, arrays: dict[str, np.ndarray], scalars: dict[str, float]) -> None:
+    """Evaluate a CUDA elementwise operation (``a = expr; b += expr``, ``T t = expr``,
+    ``sqrt``) on NumPy arrays, updating ``arrays`` in place."""
+    local: dict[str, object] = {**arrays, **scalars}
+    for statement in filter(None, (s.strip() for s in text.split(";"))):
+        name, op, expr = _STATEMENT.fullmatch(statement).groups()
+        value = eval(expr, {"sqrt": np.sqrt, "__builtins__": {}}, local)
+        if op == "=":
+            local[name] = value
+        elif op == "+=":
+            local[name] = local[name] + value
+        elif op == "-=":
+            local[name] = local[name] - value
+        else:
+            local[name] = local[name] * value
+    for name, array in arrays.items():
+        array[...] = local[name]
+
+
+@pytest.mark.parametrize("name", list(RULES))
+def test_the_fused_operation_computes_the_portable_rule(name):
+    rng = np.random.default_rng(0)
+    portable = RULES[name]()
+    p_portable = rng.standard_normal(50)
+    p_fused = p_portable.copy()
+    state = {slot: np.zeros(50) for slot in portable.slots}
+    for step in range(1, 6):
+        g = rng.standard_normal(50)
+        portable.update({"p": p_portable}, {"p": g})
+        rule_name, scalars = portable.fused_args(step, xpnn.get_backend("numpy").xp, np.float64)
+        rule = FUSED_RULES[rule_name]
+        assert set(rule.slots) == set(portable.slots)
+        assert set(rule.scalars) <= set(scalars)
+        run_operation(rule.operation, {"p": p_fused, "g": g, **state}, scalars)
+        np.testing.assert_allclose(p_fused, p_portable, rtol=1e-12, atol=1e-15)
+        for slot, array in state.items():
+            np.testing.assert_allclose(array, portable._state["p"][slot], rtol=1e-12, atol=1e-15)
+
+
+class RecordingBackend(type(xpnn.get_backend("array_api_strict"))):
+    """array_api_strict with a 'fused kernel' that records its calls and applies nothing."""
+
+    calls: list[tuple[str, int]]
+
+    def fused_update(self, optimizer, p, g, state, step):
+        self.calls.append((type(optimizer).__name__, step))
+        return True
+
+
+def test_the_flat_path_hands_the_whole_update_to_a_fused_kernel_once():
+    real = xpnn.get_backend("array_api_strict")
+    backend = RecordingBackend(real.xp, real.device, real._lib)
+    backend.calls = []
+    net = xpnn.MultiLayerNet(4, [3, 3], 2, backend=backend, seed=0)
+    before = backend.to_numpy(net.params.flat)
+    opt = xpnn.Adam()
+    x, t = np.ones((2, 4), np.float32), np.array([0, 1])
+    for _ in range(3):
+        opt.update(net.params, net.gradient(x, t))
+    assert backend.calls == [("Adam", 1), ("Adam", 2), ("Adam", 3)]
+    np.testing.assert_array_equal(backend.to_numpy(net.params.flat), before)  # not applied twice
+
+
+FUSED_CASES = [c for c in CASES if c.name == "cupy"]
+
+
+@pytest.mark.parametrize("case", FUSED_CASES, ids=[c.id for c in FUSED_CASES])
+def test_on_a_gpu_the_fused_kernels_match_the_portable_path(case):
+    """Run where CuPy finds a GPU (``nox -s gpu``, ``benchmarks/gpu_check.sh``); elsewhere
+    the parameter set is empty and pytest says so."""
+    backend = xpnn.get_backend(case.name, case.device)
+    shapes = {"a": (30, 20), "b": (20,)}
+    for name, make in RULES.items():
+        rng = np.random.default_rng(1)
+        start = {k: rng.standard_normal(s) for k, s in shapes.items()}
+        grads = [{k: rng.standard_normal(s) for k, s in shapes.items()} for _ in range(10)]
+        flats = []
+        for fused in (True, False):
+            backend.use_fused_kernels = fused
+            arrays = {k: backend.asarray(v, "float32") for k, v in start.items()}
+            layout = FlatLayout.of(arrays, backend)
+            p, opt = layout.pack(arrays), make()
+            for g in grads:
+                opt.update(p, layout.pack({k: backend.asarray(v, "float32") for k, v in g.items()}))
+            flats.append(backend.to_numpy(p.flat))
+        backend.use_fused_kernels = True
+        np.testing.assert_allclose(flats[0], flats[1], rtol=2e-6, atol=1e-7, err_msg=name)
