@@ -122,7 +122,7 @@ def bench(session: nox.Session) -> None:
     """Benchmarks that print ratios measured side by side in one run (an installed torch or
     CuPy is seen: the venv has the interpreter's site-packages)."""
     session.install("-e", ".[plot]")
-    scripts = ("bench_optimizers.py", "bench_mlp.py", "bench_im2col.py")
+    scripts = ("bench_optimizers.py", "bench_mlp.py", "bench_im2col.py", "bench_conv.py")
     for script in (f"benchmarks/{name}" for name in scripts):
         if os.path.exists(script):
             session.run("python", script, *session.posargs, env=_data_env())

@@ -14,6 +14,9 @@ import time
 
 import numpy as np
 
+# the test points of tests/test_convnet.py (tests/ is on the path when this file runs)
+from test_convnet import deep_check_point, simple_check_point
+
 import xpnn
 from xpnn.conv import Convolution, Pooling
 from xpnn.gradcheck import check_gradients, check_layer
@@ -106,6 +109,19 @@ def network_check(b: xpnn.Backend, activation: str) -> float:
     return report.worst
 
 
+def convnet_checks(b: xpnn.Backend) -> dict[str, float]:
+    """SimpleConvNet (2x6x6, λ = 0.1) and DeepConvNet (1x12x12, 2 filters per convolution,
+    fixed dropout masks, λ = 0.1): the whole network's gradient, as tests/test_convnet.py
+    checks it (DeepConvNet with steps of ±1e-5: its test point lies ~2e-3 from a kink)."""
+    net, x, t = simple_check_point(b)
+    simple = check_gradients(lambda p: net.loss(x, t, train_flg=True), net.params,
+                             net.gradient(x, t))  # fmt: skip
+    deep, x, t = deep_check_point(b)
+    deep_report = check_gradients(lambda p: deep.loss(x, t, train_flg=True), deep.params,
+                                  deep.gradient(x, t), h=1e-5, order=2)  # fmt: skip
+    return {"SimpleConvNet (whole net)": simple.worst, "DeepConvNet (whole net)": deep_report.worst}
+
+
 def main() -> None:
     cases = backends()
     rows: dict[str, list[float]] = {}
@@ -115,6 +131,8 @@ def main() -> None:
             rows.setdefault(name, []).append(report.worst)
         for activation in ("relu", "sigmoid"):
             rows.setdefault(f"whole net ({activation})", []).append(network_check(b, activation))
+        for name, worst in convnet_checks(b).items():
+            rows.setdefault(name, []).append(worst)
     seconds = time.perf_counter() - start
     width = max(len(r) for r in rows)
     cols = [max(len(name), 8) for name, _ in cases]

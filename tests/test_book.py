@@ -7,10 +7,12 @@ Each script asserts its own results; these tests check the exit status and what 
 The scripts that read MNIST are skipped only where the ``mnist`` fixture is (MNIST not found
 and ``XPNN_DATA`` unset).
 
-Every case runs the training loop by hand, the Trainer, save/load and the gradient check;
-the three experiments that use the same calls again (batch norm, weight decay, the search)
-run on numpy and on the GPU stand-in (``strict-device1``) only: each child process costs
-2-3 s, most of it loading MNIST.
+Chapter 7's scripts (a SimpleConvNet of their own on xpnn's Convolution and Pooling, its
+gradient check and its training with the Trainer) run on numpy, as chapters 4 and 5 do: their
+networks are their own NumPy code. Every case runs the training loop by hand, the Trainer,
+save/load and the gradient check; the three experiments that use the same calls again
+(batch norm, weight decay, the search) run on numpy and on the GPU stand-in
+(``strict-device1``) only: each child process costs 2-3 s, most of it loading MNIST.
 """
 
 from __future__ import annotations
@@ -153,6 +155,20 @@ def test_ch06_optimizers_move_number_parameters_to_the_minimum(tmp_path):
     names = [line.split(":")[0] for line in out.splitlines()]
     assert names == ["SGD", "Momentum", "Nesterov", "AdaGrad", "RMSprop", "Adam"]
     assert is_png(tmp_path / "naive.png")
+
+
+# -- chapter 7: the script's own SimpleConvNet on xpnn's Convolution and Pooling -----------
+@needs_numpy_case
+def test_ch07_gradient_check_through_convolution_and_pooling_prints_tiny_differences():
+    diffs = values(ok(run_book("ch07/gradient_check.py")), r"[Wb][123]")
+    assert set(diffs) == {"W1", "b1", "W2", "b2", "W3", "b3"} and max(diffs.values()) < 1e-9
+
+
+@needs_numpy_case
+def test_ch07_trainer_trains_the_scripts_own_convnet_on_images(mnist):
+    out = ok(run_book("ch07/train_convnet.py"))
+    epochs = re.findall(r"^=== epoch:(\d), train acc:0\.\d+, test acc:0\.\d+ ===$", out, re.M)
+    assert epochs == ["1", "2", "3"] and "Final Test Accuracy" in out
 
 
 # -- chapter 6 on every backend ------------------------------------------------------------

@@ -189,6 +189,18 @@ def test_pooling_backward_sends_each_window_to_its_first_maximum(geometry, backe
     np.testing.assert_array_equal(dx, pool_reference(x, ph, pw, stride, pad)[1])
 
 
+@pytest.mark.parametrize(("shape", "pad"), [((2, 2, 8, 6), 0), ((2, 2, 6, 4), 1)])
+def test_windows_that_tile_the_input_send_each_gradient_to_its_first_maximum(
+    shape, pad, backend, to_np
+):
+    # every element is in exactly one window: dx is written without being zeroed first
+    x = np.random.default_rng(6).integers(0, 3, size=shape).astype(np.float64)
+    layer = Pooling(2, 2, 2, pad)
+    out = layer.forward(on(backend, x))
+    dx = to_np(layer.backward(backend.xp.ones_like(out)))
+    np.testing.assert_array_equal(dx, pool_reference(x, 2, 2, 2, pad)[1])
+
+
 def test_a_tied_window_gives_its_gradient_to_one_element(backend, to_np):
     layer = Pooling(2, 2, stride=2)
     layer.forward(on(backend, np.zeros((1, 1, 4, 4))))
@@ -218,6 +230,72 @@ def test_convolution_without_input_grad_returns_none_and_the_same_parameter_grad
     assert skip.backward(dout) is None
     np.testing.assert_array_equal(to_np(skip.dW), to_np(full.dW))
     np.testing.assert_array_equal(to_np(skip.db), to_np(full.db))
+
+
+# -- gradients bound into given arrays (what a network's flat gradient buffer does) -------------
+
+
+def flat_views(backend, shapes, dtype="float64"):
+    """Views of one flat zero buffer, shaped as ``shapes`` (as xpnn.flat lays them out)."""
+    xp = backend.xp
+    flat = xp.zeros(sum(int(np.prod(s)) for s in shapes.values()), dtype=backend.dtype(dtype),
+                    device=backend.device)  # fmt: skip
+    views, start = {}, 0
+    for name, shape in shapes.items():
+        size = int(np.prod(shape))
+        views[name] = xp.reshape(flat[start : start + size], shape)
+        start += size
+    return flat, views
+
+
+def unbound_gradients(backend, to_np, x, dout, **geometry):
+    layer = convolution(backend, **geometry)
+    layer.forward(x)
+    dx = layer.backward(dout)
+    return to_np(dx), to_np(layer.dW), to_np(layer.db)
+
+
+@pytest.mark.parametrize("geometry", CONV_GEOMETRIES, ids=geometry_id)
+def test_a_bound_convolution_writes_its_gradients_into_the_given_arrays(geometry, backend, to_np):
+    fh, fw, stride, pad = geometry
+    g = dict(fh=fh, fw=fw, stride=stride, pad=pad)
+    x = on(backend, host(0, 2, 2, 7, 6))
+    layer = convolution(backend, **g)
+    out_shape = tuple(layer.forward(x).shape)
+    dout = on(backend, host(9, *out_shape))
+    dx_ref, dW_ref, db_ref = unbound_gradients(backend, to_np, x, dout, **g)
+    flat, views = flat_views(backend, {"b": (3,), "W": tuple(layer.W.shape)})
+    layer.bind_grads(backend, views)
+    assert layer.dW is views["W"] and layer.db is views["b"]
+    for _ in range(2):  # overwritten each time, never accumulated
+        layer.forward(x)
+        dx = layer.backward(dout)
+        assert layer.dW is views["W"] and layer.db is views["b"]
+        assert layer.grads == {"W": views["W"], "b": views["b"]}
+        np.testing.assert_array_equal(to_np(flat), np.concatenate([db_ref, dW_ref.ravel()]))
+        np.testing.assert_array_equal(to_np(dx), dx_ref)
+
+
+def test_a_bound_dW_that_has_no_matrix_view_is_assigned_with_the_same_values(backend, to_np):
+    xp = backend.xp
+    x, dout = on(backend, host(0, 2, 2, 6, 6)), on(backend, host(9, 2, 3, 4, 4))
+    _, dW_ref, db_ref = unbound_gradients(backend, to_np, x, dout)
+    # (FN, C, FH, FW) seen through a permutation: no (FN, C·FH·FW) view of it exists
+    dW = xp.permute_dims(xp.zeros((3, 3, 2, 3), dtype=xp.float64, device=backend.device),
+                         (3, 2, 0, 1))  # fmt: skip
+    db = xp.zeros((3,), dtype=xp.float64, device=backend.device)
+    layer = convolution(backend)
+    layer.bind_grads(backend, {"W": dW, "b": db})
+    assert layer._dW_matrix is None
+    layer.forward(x)
+    layer.backward(dout)
+    assert layer.dW is dW and layer.db is db
+    np.testing.assert_array_equal(to_np(dW), dW_ref)
+    np.testing.assert_array_equal(to_np(db), db_ref)
+
+
+def test_convolution_parameters_and_gradients_are_named_like_affines():
+    assert dict(Convolution.GRAD_ATTRS) == {"W": "dW", "b": "db"}
 
 
 # -- the book's im2col / col2im -------------------------------------------------------------

@@ -20,6 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
 SCRIPTS = [
     "mnist.py",
+    "convnet.py",
     "optimizer_paths.py",
     *sorted(f"ch06/{p.name}" for p in (EXAMPLES / "ch06").glob("*.py") if p.name != "common.py"),
 ]

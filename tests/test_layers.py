@@ -332,6 +332,24 @@ def test_one_hot_and_integer_labels_give_the_same_loss_and_gradient(backend, to_
     np.testing.assert_allclose(to_np(a.backward()), to_np(b.backward()), rtol=1e-14)
 
 
+def test_integer_labels_as_a_column_are_class_indices(backend, to_np):
+    # the book's ch07 gradient check passes T = np.array([1]).reshape((1, 1))
+    x, labels = on(backend, host(0, 6, 3)), np.array([0, 2, 1, 2, 0, 1])
+    a, b = SoftmaxWithLoss(), SoftmaxWithLoss()
+    loss_a = float(a.forward(x, on(backend, labels, "int64")))
+    loss_b = float(b.forward(x, on(backend, labels[:, None], "int64")))
+    assert loss_a == loss_b
+    np.testing.assert_array_equal(to_np(a.backward()), to_np(b.backward()))
+
+
+@pytest.mark.parametrize("shape", [(6, 1), (6, 4)])
+def test_two_dimensional_targets_of_another_width_are_refused(backend, shape):
+    # a float (N, 1) column would broadcast against (N, K) scores into a wrong loss
+    t = on(backend, np.zeros(shape))
+    with pytest.raises(ValueError, match=r"t has shape \(6, \d\).*one-hot \(N, 3\)"):
+        SoftmaxWithLoss().forward(on(backend, host(0, 6, 3)), t)
+
+
 def test_softmax_gradient_is_softmax_minus_target_over_n(backend, to_np):
     x, labels = host(0, 4, 3), np.array([0, 2, 1, 1])
     layer = SoftmaxWithLoss()

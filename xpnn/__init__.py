@@ -1,4 +1,4 @@
-"""xpnn: chapter 6 of *Deep Learning from Scratch*, written once against the Array API.
+"""xpnn: chapters 5-8 of *Deep Learning from Scratch*, written once against the Array API.
 
 The same layers, initializers and optimizers run on NumPy (CPU), CuPy (CUDA), PyTorch and
 ``array_api_strict``. ``XPNN_BACKEND`` picks the default backend when xpnn is imported;
@@ -15,6 +15,7 @@ from .backends import (
 )
 from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from .conv import Convolution, Pooling, col2im, conv_output_size, im2col
+from .convnet import DeepConvNet, SimpleConvNet
 from .datasets import (
     DatasetError,
     DatasetNotFoundError,
@@ -77,6 +78,7 @@ __all__ = [
     "Convolution",
     "DatasetError",
     "DatasetNotFoundError",
+    "DeepConvNet",
     "DivergenceError",
     "Dropout",
     "Generator",
@@ -93,6 +95,7 @@ __all__ = [
     "Relu",
     "SearchResult",
     "Sigmoid",
+    "SimpleConvNet",
     "SoftmaxWithLoss",
     "Tanh",
     "Trainer",

@@ -53,14 +53,17 @@ matmuls contract over C alone: 7x slower at C=1. torch's own kernels stay 4-10x 
 **Max pooling** takes the elementwise maximum of the window slices (PH·PW - 1 ``maximum``
 calls, no stacked copy). Backward sends each window's gradient to one element, the first
 maximum in row-major window order (what the book's ``argmax`` picks): it walks the slices in
-that order, gives the still-unassigned gradient to the slice equal to the maximum, and
-removes it from what is left, so ties never double a gradient. Overlapping windows
-(stride < pool size) add up. Padding is -inf, so a padded position never wins; every window
-holds at least one input element (``pad`` < pool size). A NaN in a window makes its output
-NaN and its gradient zero. Same benchmark, one thread, forward + backward, ms: 15.7 / 14.4 /
-30.2 for 2x2/2 on (100, 30, 24, 24), 2x2/2 on (100, 16, 28, 28) and 3x3/2 pad 1 on the
-latter; torch ``max_pool2d`` 13.9 / 12.4 / 16.3; stacking the slices for ``max`` +
-``argmax`` is 1.5-1.6x slower than the ``maximum`` chain, the book's im2col + argmax 2.9-3.2x.
+that order, keeping a boolean mask of the windows whose maximum is placed, and gives a
+window's gradient to the first slice equal to its maximum, so ties never double a gradient.
+Overlapping windows (stride < pool size) add up. Padding is -inf, so a padded position never
+wins; every window holds at least one input element (``pad`` < pool size). A NaN in a window
+makes its output NaN and its gradient zero. Same benchmark, one thread, forward + backward,
+ms: 15.7 / 14.4 / 30.2 for 2x2/2 on (100, 30, 24, 24), 2x2/2 on (100, 16, 28, 28) and 3x3/2
+pad 1 on the latter; torch ``max_pool2d`` 13.9 / 12.4 / 16.3; stacking the slices for
+``max`` + ``argmax`` is 1.5-1.6x slower than the ``maximum`` chain, the book's im2col +
+argmax 2.9-3.2x. (Measured before the backward's boolean mask, its layout-matched dout and
+its unzeroed dx where windows tile the input, which took SimpleConvNet's pooling backward
+from 8.6 to about 5-6 ms.)
 """
 
 from __future__ import annotations
@@ -71,8 +74,10 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
 
-from array_api_compat import array_namespace
 from array_api_compat import device as device_of
+
+from ._array_api import namespace_of
+from .layers import _Parametric
 
 __all__ = ["Convolution", "Pooling", "col2im", "conv_output_size", "im2col"]
 
@@ -117,7 +122,7 @@ def _check_input(who: str, x: Any) -> None:
     if getattr(x, "ndim", None) != 4:
         shape = tuple(x.shape) if hasattr(x, "shape") else type(x).__name__
         raise ValueError(f"{who} takes 4-D input (N, C, H, W), got {shape}")
-    if not array_namespace(x).isdtype(x.dtype, "real floating"):
+    if not namespace_of(x).isdtype(x.dtype, "real floating"):
         raise TypeError(f"{who} takes floating-point input, got dtype {x.dtype}")
 
 
@@ -147,7 +152,7 @@ def _pad(x: Any, pad: int, value: float = 0.0) -> Any:
     """x with ``pad`` rows/columns of ``value`` around H and W, on x's device."""
     if pad == 0:
         return x
-    xp = array_namespace(x)
+    xp = namespace_of(x)
     n, c, h, w = x.shape
     out = xp.full((n, c, h + 2 * pad, w + 2 * pad), value, dtype=x.dtype, device=device_of(x))
     out[:, :, pad : pad + h, pad : pad + w] = x
@@ -164,20 +169,37 @@ def _window(i: int, j: int, oh: int, ow: int, stride: int) -> tuple[slice, ...]:
     )
 
 
-def _patches(x_pad: Any, fh: int, fw: int, stride: int, oh: int, ow: int) -> Any:
+def _patches(x_pad: Any, fh: int, fw: int, stride: int, oh: int, ow: int,
+             out: Any = None) -> Any:  # fmt: skip
     """All windows of a padded (A, B, Hp, Wp) array: its FH·FW window slices (A, B, OH, OW)
-    stacked as (A, FH·FW, B, OH, OW), the window axis in row-major (i, j) order."""
-    xp = array_namespace(x_pad)
-    return xp.stack(
-        [x_pad[_window(i, j, oh, ow, stride)] for i in range(fh) for j in range(fw)], axis=1
-    )
+    stacked as (A, FH·FW, B, OH, OW), the window axis in row-major (i, j) order; written
+    into ``out`` when given (an array of that shape and dtype), else into a new array."""
+    windows = [x_pad[_window(i, j, oh, ow, stride)] for i in range(fh) for j in range(fw)]
+    if out is None:
+        return namespace_of(x_pad).stack(windows, axis=1)
+    for k, window in enumerate(windows):
+        out[:, k, ...] = window
+    return out
+
+
+def _buffer(old: Any, like: Any, shape: tuple[int, ...]) -> Any:
+    """``old`` if it is an array of ``shape`` with ``like``'s dtype and device, else a new
+    (uninitialised) one."""
+    if (
+        old is not None
+        and tuple(old.shape) == shape
+        and old.dtype == like.dtype
+        and device_of(old) == device_of(like)
+    ):
+        return old
+    return namespace_of(like).empty(shape, dtype=like.dtype, device=device_of(like))
 
 
 def _scatter(dpatch: Any, padded_shape: tuple[int, ...], pad: int, stride: int) -> Any:
     """The adjoint of :func:`_patches`: ``dpatch`` (A, FH, FW, B, OH, OW), in any strides,
     added back slice by slice into a zero (A, B, Hp, Wp) = ``padded_shape`` array; returns
     its interior (A, B, H, W)."""
-    xp = array_namespace(dpatch)
+    xp = namespace_of(dpatch)
     _, fh, fw, _, oh, ow = dpatch.shape
     img = xp.zeros(padded_shape, dtype=dpatch.dtype, device=device_of(dpatch))
     for i in range(fh):
@@ -218,7 +240,7 @@ def im2col(input_data: Any, filter_h: int, filter_w: int, stride: int = 1, pad: 
     fh, fw = _count("filter_h", filter_h, 1), _count("filter_w", filter_w, 1)
     stride, pad = _count("stride", stride, 1), _count("pad", pad, 0)
     oh, ow = _output_hw("im2col", input_data, fh, fw, stride, pad)
-    xp = array_namespace(input_data)
+    xp = namespace_of(input_data)
     n, c, h, w = input_data.shape
     hp, wp = h + 2 * pad, w + 2 * pad
     x_pad = xp.reshape(_pad(input_data, pad), (n, c * hp * wp))
@@ -247,7 +269,7 @@ def col2im(col: Any, input_shape: tuple[int, ...], filter_h: int, filter_w: int,
             f"col2im: col must have shape (N·OH·OW, C·FH·FW) = {expected} for input_shape "
             f"{shape} and a {fh}x{fw} filter (stride {stride}, pad {pad}), got {got}"
         )
-    xp = array_namespace(col)
+    xp = namespace_of(col)
     col6 = xp.reshape(col, (n, oh, ow, c, fh, fw))
     dpatch = xp.permute_dims(col6, (0, 4, 5, 3, 1, 2))  # a view (N, FH, FW, C, OH, OW)
     return _scatter(dpatch, (n, c, h + 2 * pad, w + 2 * pad), pad, stride)
@@ -256,7 +278,7 @@ def col2im(col: Any, input_shape: tuple[int, ...], filter_h: int, filter_w: int,
 # -- the layers -----------------------------------------------------------------------------
 
 
-class Convolution:
+class Convolution(_Parametric):
     """2-D convolution (cross-correlation, as in the book and every framework)::
 
         out[n, f, oh, ow] = b[f] + Σ_c Σ_i Σ_j W[f, c, i, j] · x_pad[n, c, oh·s + i, ow·s + j]
@@ -274,7 +296,21 @@ class Convolution:
     its input already channel-major. ``input_grad=False`` skips ``dx`` (``backward``
     returns ``None``), as for :class:`xpnn.layers.Affine`: a network's first layer needs no
     gradient for its data.
+
+    **Bound gradients** (:meth:`bind_grads`, what a network does with its flat gradient
+    buffer): ``backward`` then writes ``db`` with the backend's ``sum_into`` and ``dW``
+    with its ``matmul_into``, into a (FN, C·FH·FW) view of ``dW`` where the array allows one
+    (a contiguous ``dW``, such as a view of the flat buffer), else by assigning the product
+    (``dW[...] = ...``). The values are those of the unbound layer.
+
+    **Buffers.** ``patches`` (forward) and, when bound, the patches' gradient (backward) are
+    written into arrays kept from the previous call while the shapes stay the same: the
+    largest temporaries of a step, and reused, they cost no fresh memory mapping (22 %
+    of forward + backward for DeepConvNet's second convolution, on NumPy). ``patches`` is
+    therefore overwritten by the next ``forward``.
     """
+
+    GRAD_ATTRS = MappingProxyType({"W": "dW", "b": "db"})
 
     def __init__(self, W: Any, b: Any, stride: int = 1, pad: int = 0,
                  input_grad: bool = True) -> None:  # fmt: skip
@@ -296,15 +332,25 @@ class Convolution:
         self.patches: Any = None  # (C·FH·FW, N·OH·OW) of the last forward: the book's col.T
         self.dW: Any = None
         self.db: Any = None
+        self._dW_matrix: Any = None  # bound: a (FN, C·FH·FW) view of dW, or None
+        self._patch_buffer: Any = None  # reused by forward while the shapes stay the same
+        self._dpatch_buffer: Any = None  # reused by a bound backward
         self._out_shape: tuple[int, ...] | None = None
 
-    @property
-    def params(self) -> dict[str, Any]:
-        return {"W": self.W, "b": self.b}
-
-    @property
-    def grads(self) -> dict[str, Any]:
-        return {"W": self.dW, "b": self.db}
+    def bind_grads(self, into: Any, arrays: Mapping[str, Any]) -> None:
+        """As :meth:`xpnn.layers._Parametric.bind_grads`; ``arrays["W"]`` is (FN, C, FH, FW)
+        and is written through a (FN, C·FH·FW) view of it where the library gives one."""
+        super().bind_grads(into, arrays)
+        self._dW_matrix = None
+        if "W" in arrays:
+            dW = self.dW
+            fn = dW.shape[0]
+            try:  # copy=False: a view or an error (never a silent copy that would be lost)
+                self._dW_matrix = namespace_of(dW).reshape(
+                    dW, (fn, math.prod(dW.shape[1:])), copy=False
+                )
+            except (ValueError, AttributeError, RuntimeError, TypeError, NotImplementedError):
+                self._dW_matrix = None  # not viewable: the product is assigned instead
 
     def forward(self, x: Any, train_flg: bool = False) -> Any:
         _check_input("Convolution", x)
@@ -315,10 +361,14 @@ class Convolution:
                 f"{tuple(self.W.shape)} expects C = {c}"
             )
         oh, ow = _output_hw("Convolution", x, fh, fw, self.stride, self.pad)
-        xp = array_namespace(x)
+        xp = namespace_of(x)
         n = x.shape[0]
         x_cn = _pad(xp.permute_dims(x, (1, 0, 2, 3)), self.pad)  # (C, N, Hp, Wp)
-        patches = _patches(x_cn, fh, fw, self.stride, oh, ow)  # (C, FH·FW, N, OH, OW)
+        # the patches go into the same buffer each step: a new one as large as DeepConvNet's
+        # second (45 MB) is mapped fresh by the allocator each time, and the kernel's
+        # zeroing of its pages took ~10 % of a step
+        buffer = self._patch_buffer = _buffer(self._patch_buffer, x, (c, fh * fw, n, oh, ow))
+        patches = _patches(x_cn, fh, fw, self.stride, oh, ow, out=buffer)
         self.patches = xp.reshape(patches, (c * fh * fw, n * oh * ow))
         self.x = x
         out = xp.reshape(self.W, (fn, c * fh * fw)) @ self.patches  # (FN, N·OH·OW)
@@ -328,16 +378,32 @@ class Convolution:
 
     def backward(self, dout: Any) -> Any:
         _check_dout("Convolution", dout, self._out_shape)
-        xp = array_namespace(dout)
+        xp = namespace_of(dout)
         n, fn, oh, ow = dout.shape
         _, c, fh, fw = self.W.shape
         d = xp.reshape(xp.permute_dims(dout, (1, 0, 2, 3)), (fn, n * oh * ow))
-        self.db = xp.sum(d, axis=1)
-        self.dW = xp.reshape(d @ xp.matrix_transpose(self.patches), tuple(self.W.shape))
+        patches_t = xp.matrix_transpose(self.patches)
+        into = self._into
+        if into is None:
+            self.db = xp.sum(d, axis=1)
+            self.dW = xp.reshape(d @ patches_t, tuple(self.W.shape))
+        else:
+            into.sum_into(d, 1, self.db)
+            if self._dW_matrix is not None:
+                into.matmul_into(d, patches_t, self._dW_matrix)
+            else:
+                self.dW[...] = xp.reshape(d @ patches_t, tuple(self.W.shape))
         if not self.input_grad:
             return None
         w_t = xp.matrix_transpose(xp.reshape(self.W, (fn, c * fh * fw)))
-        dpatch = xp.reshape(w_t @ d, (c, fh, fw, n, oh, ow))
+        if into is None:
+            dpatch = w_t @ d
+        else:  # bound (in a network): into one buffer, reused, as the patches are
+            dpatch = self._dpatch_buffer = _buffer(
+                self._dpatch_buffer, d, tuple(self.patches.shape)
+            )
+            into.matmul_into(w_t, d, dpatch)
+        dpatch = xp.reshape(dpatch, (c, fh, fw, n, oh, ow))
         _, _, h, w = self.x.shape
         padded = (c, n, h + 2 * self.pad, w + 2 * self.pad)
         return xp.permute_dims(_scatter(dpatch, padded, self.pad, self.stride), (1, 0, 2, 3))
@@ -375,7 +441,7 @@ class Pooling:
     def forward(self, x: Any, train_flg: bool = False) -> Any:
         _check_input("Pooling", x)
         oh, ow = _output_hw("Pooling", x, self.pool_h, self.pool_w, self.stride, self.pad)
-        xp = array_namespace(x)
+        xp = namespace_of(x)
         x_pad = _pad(x, self.pad, -math.inf)
         out = None
         for i in range(self.pool_h):
@@ -389,18 +455,39 @@ class Pooling:
 
     def backward(self, dout: Any) -> Any:
         _check_dout("Pooling", dout, None if self.out is None else tuple(self.out.shape))
-        xp = array_namespace(dout)
+        xp = namespace_of(dout)
         _, _, oh, ow = dout.shape
-        dx = xp.zeros(self._x_pad.shape, dtype=dout.dtype, device=device_of(dout))
-        left = dout  # the gradient of the windows whose maximum is not found yet
-        last = (self.pool_h - 1, self.pool_w - 1)
-        for i in range(self.pool_h):
-            for j in range(self.pool_w):
-                at = _window(i, j, oh, ow, self.stride)
-                grad = left * xp.astype(self._x_pad[at] == self.out, dout.dtype)
-                dx[at] += grad
-                if (i, j) != last:
-                    left = left - grad
+        # dx in the input's memory layout (channel-major after a Convolution): the strided
+        # writes below and the layers before, which combine dx with their own outputs, then
+        # walk memory in order (a C-ordered dx made the pooling's backward 1.5x slower)
+        ph, pw, s = self.pool_h, self.pool_w, self.stride
+        _, _, hp, wp = self._x_pad.shape
+        overlap = s < ph or s < pw
+        if s == ph == pw and oh * s == hp and ow * s == wp:  # the windows tile the input:
+            dx = xp.empty_like(self._x_pad, dtype=dout.dtype)  # each element written once
+        else:
+            dx = xp.zeros_like(self._x_pad, dtype=dout.dtype)
+        # dout in the output's layout (after an Affine layer it is C-ordered, the output
+        # channel-major): one copy of the small array, and the passes below walk memory alike
+        d = xp.empty_like(self.out, dtype=dout.dtype)
+        d[...] = dout
+        # (the temporaries are not kept in variables across iterations: freed at once, their
+        # memory is reused, where holding them made the allocator map fresh pages: 1.5x)
+        found = None  # the windows whose first maximum is already placed
+        for i in range(ph):
+            for j in range(pw):
+                at = _window(i, j, oh, ow, s)
+                hit = self._x_pad[at] == self.out
+                if found is None:
+                    first = found = hit
+                else:
+                    first = xp.logical_and(hit, xp.logical_not(found))
+                    if (i, j) != (ph - 1, pw - 1):
+                        found = xp.logical_or(found, hit)
+                if overlap:
+                    dx[at] += d * xp.astype(first, d.dtype)
+                else:  # each element is in one window at most: written once
+                    dx[at] = d * xp.astype(first, d.dtype)
         if self.pad == 0:
             return dx
         _, _, h, w = self.x.shape

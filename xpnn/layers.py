@@ -374,7 +374,8 @@ class SoftmaxWithLoss:
 
     The log-sum-exp is taken with the row maximum subtracted, so large scores neither
     overflow nor give ``log(0)``. ``x`` (N, K) scores; ``t`` integer labels (N,) in
-    [0, K) or one-hot (N, K) (soft labels, rows summing to 1, work as well). ``loss`` is a
+    [0, K) (or the same as a column (N, 1), as the book's chapter 7 gradient check passes
+    them) or one-hot (N, K) (soft labels, rows summing to 1, work as well). ``loss`` is a
     0-d array of ``x``'s dtype, on ``x``'s device (reading it is the caller's choice).
     """
 
@@ -390,6 +391,14 @@ class SoftmaxWithLoss:
     def forward(self, x: Any, t: Any, train_flg: bool = False) -> Any:
         xp = namespace_of(x)
         n, k = x.shape
+        if t.ndim == 2 and t.shape[1] != k:
+            if t.shape[1] == 1 and xp.isdtype(t.dtype, "integral"):
+                t = xp.reshape(t, (t.shape[0],))  # the book's labels as a column (N, 1)
+            else:
+                raise ValueError(
+                    f"SoftmaxWithLoss: t has shape {tuple(t.shape)}; for scores of shape "
+                    f"{(n, k)} labels are integers (N,) (or a column (N, 1)) or one-hot (N, {k})"
+                )
         if t.ndim == 1:
             classes = self._classes
             if (

@@ -11,6 +11,7 @@ user calls is here::
     grads = net.gradient(x, t)                    # dict keyed like net.params
     optimizer.update(net.params, grads)           # trains net in place
     net.accuracy(x, t)                            # a Python float
+    net.save_params("params.pkl")                 # an xpnn checkpoint (never a pickle)
 
 Updating ``params`` in place (``p -= lr * g``, as every optimizer does) trains the network.
 Rebinding a key (``net.params['W1'] = new``) does not reach the layer: use
@@ -41,6 +42,7 @@ from __future__ import annotations
 
 import math
 import operator
+import os
 import warnings
 from collections.abc import Mapping
 from typing import Any
@@ -52,6 +54,7 @@ from .backends import Backend, backend_of, get_backend
 from .flat import FlatDict, FlatLayout
 from .gradcheck import numerical_gradient as _numerical_gradient
 from .layers import Dropout, SoftmaxWithLoss
+from .params_io import load_params, save_params
 from .random import spawn_seeds
 
 __all__ = ["Network"]
@@ -112,6 +115,11 @@ class Network:
     reshape_input:
         Whether (N, input_size) input is reshaped to (N, *input_shape) for the first layer.
     """
+
+    #: Samples per forward pass in :meth:`accuracy` (``None``: the whole batch at once).
+    #: Convolutional networks set it: their patch matrices grow with the batch (a
+    #: DeepConvNet's would take gigabytes for 10,000 images at once).
+    eval_batch_size: int | None = None
 
     def __init__(
         self,
@@ -402,7 +410,9 @@ class Network:
             xp = array_namespace(loss)
             if self._grads is not None:  # flat: ½ Σ λ_i p_i², one pass whatever the depth
                 p = self.params.flat
-                loss = loss + 0.5 * xp.vecdot(self._decay_vector(), p * p)
+                # 1-D @ 1-D is the inner product (a 0-d array); array_api_compat's vecdot
+                # on torch took 1-4 ms for 600 float64 values, 24 ms for 447,000 float32
+                loss = loss + 0.5 * (self._decay_vector() @ (p * p))
             else:
                 for _, W in self._weights:
                     loss = loss + (0.5 * lam) * xp.sum(W * W)
@@ -459,16 +469,30 @@ class Network:
         ``params``."""
         return self.loss_and_gradient(x, t)[1]
 
-    def accuracy(self, x: Any, t: Any) -> float:
+    def accuracy(self, x: Any, t: Any, batch_size: int | None = None) -> float:
         """Fraction of samples whose highest score is the label (inference mode), a
-        Python float (reading it waits for the device)."""
+        Python float (reading it waits for the device, once).
+
+        The forward passes take ``batch_size`` samples at a time (default
+        :attr:`eval_batch_size`; ``None`` there: all at once), which bounds the memory a
+        convolutional network's patch matrices take; the result does not depend on it.
+        """
         with self.backend.activate():
             x, t = self._inputs(x, t)
             xp = array_namespace(x)
-            y = xp.argmax(self._predict(x, False), axis=1)
             if t.ndim != 1:
                 t = xp.argmax(t, axis=1)
-            return int(xp.count_nonzero(y == t)) / int(x.shape[0])
+            n = int(x.shape[0])
+            if batch_size is None:
+                batch_size = self.eval_batch_size
+            step = n if batch_size is None else positive_int("batch_size", batch_size)
+            correct = []
+            for i in range(0, n, step):
+                j = min(i + step, n)
+                y = xp.argmax(self._predict(x[i:j, ...], False), axis=1)
+                correct.append(xp.count_nonzero(y == t[i:j]))
+            total = correct[0] if len(correct) == 1 else xp.sum(xp.stack(correct))
+            return int(total) / n
 
     def numerical_gradient(self, x: Any, t: Any, h: float = 1e-4) -> dict[str, Any]:
         """Gradients of :meth:`loss` (training mode) by central differences (slow; use a
@@ -500,6 +524,18 @@ class Network:
         self.dropout_rng.reseed(*key)
 
     # -- state -----------------------------------------------------------------------------
+    def save_params(self, file_name: str | os.PathLike = "params.pkl") -> None:
+        """Write :meth:`state_dict` to ``file_name`` as an xpnn checkpoint (a ``.npz``,
+        written atomically, never a pickle, whatever the name; see
+        :func:`xpnn.params_io.save_params`). The book's method, with its default name."""
+        save_params(self, file_name)
+
+    def load_params(self, file_name: str | os.PathLike = "params.pkl") -> None:
+        """Load a file written by :meth:`save_params` (or a Trainer checkpoint, or a plain
+        ``.npz`` of parameter arrays) into this network, in place; a pickle is refused and
+        nothing changes when it raises (see :func:`xpnn.params_io.load_params`)."""
+        load_params(self, file_name)
+
     def _buffers(self) -> dict[str, Any]:
         """The layers' non-parameter state (BatchNorm's running statistics), by state key."""
         return {key: getattr(layer, attr) for key, (layer, attr) in self._buffer_refs.items()}

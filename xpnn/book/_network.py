@@ -6,7 +6,8 @@
   float64 copy of the network on the same backend, so that a gradient check prints
   differences of 1e-7 to 1e-10 as the book's float64 code does (central differences in
   float32 are off by about 1e-3).
-- ``save_params`` / ``load_params`` write and read an xpnn checkpoint (:mod:`xpnn.params_io`).
+- ``save_params`` / ``load_params`` (every xpnn network's) write and read an xpnn checkpoint
+  (:mod:`xpnn.params_io`).
 - ``seed=None`` draws the seed from NumPy's global generator, as the book draws its initial
   weights from it: ``np.random.seed(0)`` at the top of a script makes a run repeatable.
 
@@ -24,7 +25,6 @@ from array_api_compat import array_namespace, is_numpy_array
 from xpnn.gradcheck import numerical_gradient as _central_differences
 from xpnn.layers import Dropout
 from xpnn.mlp import MultiLayerNet
-from xpnn.params_io import load_params, save_params
 
 __all__ = ["BookNetwork", "seed_from_numpy"]
 
@@ -37,7 +37,8 @@ def seed_from_numpy(seed: Any) -> Any:
 
 class BookNetwork(MultiLayerNet):
     """:class:`xpnn.MultiLayerNet` with the book's float loss, a float64 numerical
-    gradient and ``save_params``/``load_params`` (see the module docstring)."""
+    gradient (see the module docstring); ``save_params``/``load_params`` are every
+    network's."""
 
     def loss(self, x: Any, t: Any, train_flg: bool = False) -> float:
         """Mean cross-entropy of the batch plus ½λΣ‖W‖², as a Python float (on a GPU,
@@ -100,13 +101,3 @@ class BookNetwork(MultiLayerNet):
                 layer = twin.layers[name]
                 if layer.fixed_mask is None and layer.mask is not None:
                     layer.fixed_mask = layer.mask != 0.0
-
-    def save_params(self, file_name: str = "params.pkl") -> None:
-        """Write the parameters (and BatchNorm statistics) to ``file_name`` as an xpnn
-        checkpoint (``.npz``, atomic, never a pickle, whatever the name)."""
-        save_params(self, file_name)
-
-    def load_params(self, file_name: str = "params.pkl") -> None:
-        """Load a file written by :meth:`save_params` (a pickle is refused, see
-        :func:`xpnn.params_io.load_params`)."""
-        load_params(self, file_name)

@@ -1,0 +1,34 @@
+"""benchmarks/bench_conv.py runs (a smoke run: a few images, one round) and prints its table;
+timings are not asserted."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+
+from guarantees_support import ROOT
+
+
+def bench(*args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "XPNN_BACKEND": ""}
+    return subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench_conv.py"), *args],
+                          capture_output=True, text=True, env=env, timeout=600)  # fmt: skip
+
+
+def test_bench_conv_prints_a_row_per_case_and_variant():
+    proc = bench("--limit", "200", "--rounds", "1", "--threads", "1")
+    assert proc.returncode == 0, proc.stderr
+    for case in ("Simple", "Deep"):
+        for variant in (r"floor \(numpy @\)", "torch eager", "xpnn Trainer"):
+            if variant == "torch eager" and "torch is not installed" in proc.stdout:
+                continue
+            assert re.search(rf"^{case}\s+{variant}\s+\d+\.\d\d\s", proc.stdout, re.M), variant
+    assert "GFLOP per epoch: Simple" in proc.stdout
+
+
+def test_bench_conv_names_a_book_dir_that_is_not_the_books_repository(tmp_path):
+    proc = bench("--book-dir", str(tmp_path), "--limit", "100")
+    assert proc.returncode != 0
+    assert f"--book-dir {tmp_path}: no common/layers.py there" in proc.stderr
