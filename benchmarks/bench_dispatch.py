@@ -135,7 +135,7 @@ def torch_step(case: opcount.Case, batch: int, n: int, torch: Any) -> Step:
         loss = loss_fn(model(x.index_select(0, idx)), t.index_select(0, idx))
         loss.backward()
         opt.step()
-        float(loss)  # as the CPU Trainers read each loss
+        float(loss.detach())  # as the CPU Trainers read each loss
 
     return step
 
