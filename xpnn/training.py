@@ -200,7 +200,6 @@ class Trainer:
         with self.backend.activate():
             self.x_train, self.t_train = self._to_device("train", x_train, t_train)
             self.x_test, self.t_test = self._to_device("test", x_test, t_test)
-        with self.backend.activate():
             self._t_steps = self._one_hot(self.t_train)
         self.train_size = int(self.x_train.shape[0])
         self.iter_per_epoch = math.ceil(self.train_size / self.batch_size)
