@@ -164,6 +164,12 @@ def test_asarray_puts_host_data_on_the_device(backend, assert_on_device, to_np):
     np.testing.assert_array_equal(to_np(arr), host.astype(np.float32))
 
 
+def test_only_host_arrays_of_another_backend_need_a_transfer(backend):
+    host = np.ones(3, dtype=np.float32)
+    assert backend.needs_transfer(host) is (backend.name != "numpy")
+    assert not backend.needs_transfer(backend.asarray(host))
+
+
 def test_to_numpy_returns_a_host_copy(backend):
     arr = backend.asarray(np.ones((2, 2), dtype=np.float32))
     out = backend.to_numpy(arr)

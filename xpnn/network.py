@@ -322,7 +322,7 @@ class Network:
                     f"{name} has values beyond the range of {self.dtype_name} (|x| > "
                     f"{limit:.4g}): converted, they would be infinity; rescale the input"
                 )
-        if is_numpy_array(x) and self.backend.name != "numpy":
+        if self.backend.needs_transfer(x):
             x = self.backend.asarray(x, dtype=self.dtype)
         elif x.dtype != self.dtype:
             if not is_numpy_array(x):
@@ -366,7 +366,7 @@ class Network:
                     raise ValueError(
                         f"{name} has labels in [{lo}, {hi}], outside [0, {k - 1}] (output_size={k})"
                     )
-            if is_numpy_array(t) and self.backend.name != "numpy":
+            if self.backend.needs_transfer(t):
                 return self.backend.asarray(t, dtype="int64")
             return t
         if t.ndim == 2:
@@ -388,7 +388,7 @@ class Network:
                         f"{name} has values outside [0, 1] (from {low:g} to {high:g}); one-hot "
                         "(or soft) labels are class probabilities"
                     )
-            if is_numpy_array(t) and self.backend.name != "numpy":
+            if self.backend.needs_transfer(t):
                 return self.backend.asarray(t, dtype=self.dtype)
             return t
         raise ValueError(f"{name} has shape {shape}; labels are integers (N,) or one-hot (N, {k})")

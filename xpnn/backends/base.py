@@ -14,6 +14,7 @@ import contextlib
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
+from array_api_compat import is_numpy_array
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..random import Generator
@@ -90,6 +91,11 @@ class Backend:
         if dtype is not None:
             dtype = self.dtype(dtype)
         return self.xp.asarray(data, dtype=dtype, device=self.device, copy=copy)
+
+    def needs_transfer(self, x: Any) -> bool:
+        """True when ``x`` is a host NumPy array that this backend must convert (with
+        :meth:`asarray`) before computing with it: on every backend but NumPy's."""
+        return is_numpy_array(x)
 
     def to_numpy(self, array: Any) -> np.ndarray:
         """A host NumPy copy of ``array`` (an array of this backend, or a host array).

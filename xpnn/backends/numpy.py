@@ -16,6 +16,9 @@ class NumpyBackend(Backend):
 
     name = "numpy"
 
+    def needs_transfer(self, x: Any) -> bool:
+        return False  # host arrays are this backend's own
+
     def to_numpy(self, array: Any) -> np.ndarray:
         return np.array(array, copy=True)
 

@@ -42,7 +42,6 @@ import sys
 from typing import Any
 
 import numpy as np
-from array_api_compat import is_numpy_array
 
 from xpnn.backends import backend_of, get_backend
 from xpnn.optimizers import SGD, AdaGrad, Adam, Momentum, Nesterov, Optimizer, RMSprop
@@ -79,7 +78,7 @@ class BookStyleNetwork:
         return getattr(self.network, name)
 
     def check_input(self, x: Any, name: str = "x") -> Any:
-        if is_numpy_array(x) and self.backend.name != "numpy":
+        if self.backend.needs_transfer(x):
             x = self.backend.asarray(x)
         if x.ndim < 1:
             raise ValueError(f"{name} must have a sample axis, got shape {tuple(x.shape)}")
