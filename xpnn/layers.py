@@ -26,7 +26,7 @@ optimizer can update every parameter in one pass. Bound gradients are valid unti
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import Any
 
@@ -192,6 +192,10 @@ class Tanh:
         return dout * (1.0 - self.out * self.out)
 
 
+def _as_is(v: Any) -> Any:
+    return v
+
+
 class BatchNormalization(_Parametric):
     """Batch normalisation (Ioffe & Szegedy, 2015)::
 
@@ -237,13 +241,14 @@ class BatchNormalization(_Parametric):
         self.dgamma: Any = None
         self.dbeta: Any = None
 
-    def _layout(self, x: Any) -> tuple[tuple[int, ...], tuple[int, ...] | None]:
-        """(axes reduced over, the shape that broadcasts a per-feature vector against x,
-        or None where it broadcasts as it is: 2-D input)."""
+    def _layout(self, x: Any) -> tuple[tuple[int, ...], Callable[[Any], Any]]:
+        """(axes reduced over, a function shaping a per-feature vector to broadcast against
+        x: the vector itself for 2-D input, a (C, 1, 1) view of it for 4-D)."""
         if x.ndim == 2:
-            return (0,), None
+            return (0,), _as_is
         if x.ndim == 4:
-            return (0, 2, 3), (x.shape[1], 1, 1)
+            xp, shape = namespace_of(x), (x.shape[1], 1, 1)
+            return (0, 2, 3), lambda v: xp.reshape(v, shape)
         raise ValueError(
             f"BatchNormalization takes 2-D (N, D) or 4-D (N, C, H, W) input, got shape "
             f"{tuple(x.shape)}"
@@ -251,15 +256,11 @@ class BatchNormalization(_Parametric):
 
     def forward(self, x: Any, train_flg: bool = True) -> Any:
         xp = namespace_of(x)
-        axes, shape = self._layout(x)
+        axes, per_feature = self._layout(x)
         if x.shape[1] != self.gamma.shape[0]:
             raise ValueError(
                 f"BatchNormalization has {self.gamma.shape[0]} features, input has {x.shape[1]}"
             )
-
-        def per_feature(v: Any) -> Any:
-            return v if shape is None else xp.reshape(v, shape)
-
         self.train_flg = bool(train_flg)
         if train_flg:
             mu = xp.mean(x, axis=axes)
@@ -283,11 +284,7 @@ class BatchNormalization(_Parametric):
 
     def backward(self, dout: Any) -> Any:
         xp = namespace_of(dout)
-        axes, shape = self._layout(dout)
-
-        def per_feature(v: Any) -> Any:
-            return v if shape is None else xp.reshape(v, shape)
-
+        axes, per_feature = self._layout(dout)
         into = self._into
         if into is None:
             self.dbeta = xp.sum(dout, axis=axes)
