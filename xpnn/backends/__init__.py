@@ -36,13 +36,6 @@ BACKEND_NAMES: tuple[str, ...] = ("numpy", "cupy", "torch", "array_api_strict")
 
 _ALIASES = {"np": "numpy", "cp": "cupy", "pytorch": "torch", "strict": "array_api_strict"}
 _MODULES = {"numpy": "numpy", "cupy": "cupy", "torch": "torch", "array_api_strict": "strict"}
-#: The library each backend file wraps (backend_of looks only at those already imported).
-_LIBRARIES = {
-    "numpy": "numpy",
-    "cupy": "cupy",
-    "torch": "torch",
-    "array_api_strict": "array_api_strict",
-}
 
 
 def import_library(module: str, install_hint: str) -> Any:
