@@ -1,4 +1,5 @@
-"""Namespace helpers: the Array API namespace of an array, looked up once per array type.
+"""Array API helpers: the namespace of an array, looked up once per array type, and one-hot
+labels.
 
 ``array_api_compat.array_namespace`` inspects its arguments on every call (a few µs), which
 in a layer's forward and backward passes adds up to a sizeable share of a small step. The
@@ -14,8 +15,9 @@ from __future__ import annotations
 from typing import Any
 
 from array_api_compat import array_namespace
+from array_api_compat import device as device_of
 
-__all__ = ["namespace_of"]
+__all__ = ["namespace_of", "one_hot"]
 
 _NAMESPACES: dict[type, Any] = {}
 
@@ -26,3 +28,11 @@ def namespace_of(x: Any) -> Any:
     if xp is None:
         xp = _NAMESPACES[type(x)] = array_namespace(x)
     return xp
+
+
+def one_hot(t: Any, k: int, dtype: Any) -> Any:
+    """Integer labels ``t`` (N,) in [0, k) as one-hot rows (N, k) of ``dtype``, on t's device
+    (the standard has no one-hot: a comparison with ``arange(k)``, cast)."""
+    xp = namespace_of(t)
+    classes = xp.arange(k, dtype=t.dtype, device=device_of(t))
+    return xp.astype(t[:, None] == classes, dtype)

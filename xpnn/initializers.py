@@ -47,6 +47,7 @@ import operator
 from collections.abc import Callable
 from typing import Any
 
+from ._validate import positive_int
 from .random import Generator
 
 __all__ = [
@@ -71,16 +72,7 @@ Initializer = Callable[[int, int, Generator, Any], Any]
 
 
 def _fans(fan_in: int, fan_out: int) -> tuple[int, int]:
-    out = []
-    for name, value in (("fan_in", fan_in), ("fan_out", fan_out)):
-        try:
-            n = -1 if isinstance(value, bool) else operator.index(value)
-        except TypeError:
-            n = -1
-        if n < 1:
-            raise ValueError(f"{name} must be a positive integer, got {value!r}")
-        out.append(n)
-    return out[0], out[1]
+    return positive_int("fan_in", fan_in), positive_int("fan_out", fan_out)
 
 
 def _shape(shape: tuple[int, ...] | None, fan_in: int, fan_out: int) -> tuple[int, ...]:
