@@ -325,15 +325,6 @@ class CountingBackend(Backend):
         self.counter.op("sum_into")
         self.inner.sum_into(_unwrap(x), axis, _unwrap(out))
 
-    def fused_update(self, optimizer: Any, p: Any, g: Any, state: dict, step: int) -> bool:
-        if not self._own("fused_update"):
-            return False
-        raw = {k: _unwrap(v) for k, v in state.items()}
-        done = self.inner.fused_update(optimizer, _unwrap(p), _unwrap(g), raw, step)
-        if done:
-            self.counter.op(f"fused {type(optimizer).__name__}")
-        return done
-
     def rng(self, seed: Any = None) -> Any:
         return CountingGenerator(self.inner.rng(seed), self)
 

@@ -40,7 +40,7 @@ def test_flat_and_per_tensor_updates_give_bitwise_equal_parameters_after_100_ste
         flat_opt.update(flat_net.params, grads)  # the flat path
         grads = tensor_net.gradient(*batch)
         tensor_opt.update(dict(tensor_net.params), dict(grads))  # the per-tensor path
-    assert flat_opt._flat is not None and tensor_opt._flat is None
+    assert flat_opt.state.flat is not None and tensor_opt.state.flat is None
     (p1, s1), (p2, s2) = state(flat_net, flat_opt), state(tensor_net, tensor_opt)
     for key in p1:
         np.testing.assert_array_equal(p1[key], p2[key], err_msg=key)

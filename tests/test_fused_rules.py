@@ -2,7 +2,7 @@
 
 Each rule's CUDA operation (``xpnn.backends.cupy.FUSED_RULES``) is an elementwise C
 expression. Without a GPU it is checked here by evaluating the same text with NumPy in
-float64, fed the optimizer's own ``fused_args``, against the portable rule over several
+float64, fed the optimizer's own ``scalars``, against the portable rule over several
 steps; where CuPy and a GPU are present, the compiled kernels are checked against the
 portable path on the device.
 """
@@ -60,14 +60,17 @@ def test_the_fused_operation_computes_the_portable_rule(name):
     for step in range(1, 6):
         g = rng.standard_normal(50)
         portable.update({"p": p_portable}, {"p": g})
-        rule_name, scalars = portable.fused_args(step, xpnn.get_backend("numpy").xp, np.float64)
+        rule_name = portable.rule
+        scalars = portable.scalars(step, xpnn.get_backend("numpy").xp, np.float64)
         rule = FUSED_RULES[rule_name]
         assert set(rule.slots) == set(portable.slots)
         assert set(rule.scalars) <= set(scalars)
         run_operation(rule.operation, {"p": p_fused, "g": g, **state}, scalars)
         np.testing.assert_allclose(p_fused, p_portable, rtol=1e-12, atol=1e-15)
         for slot, array in state.items():
-            np.testing.assert_allclose(array, portable._state["p"][slot], rtol=1e-12, atol=1e-15)
+            np.testing.assert_allclose(
+                array, portable.state.arrays["p"][slot], rtol=1e-12, atol=1e-15
+            )
 
 
 class RecordingBackend(type(xpnn.get_backend("array_api_strict"))):
@@ -75,9 +78,8 @@ class RecordingBackend(type(xpnn.get_backend("array_api_strict"))):
 
     calls: list[tuple[str, int]]
 
-    def fused_update(self, optimizer, p, g, state, step):
+    def optimizer_step(self, optimizer, p, g, state, step):
         self.calls.append((type(optimizer).__name__, step))
-        return True
 
 
 def test_the_flat_path_hands_the_whole_update_to_a_fused_kernel_once():

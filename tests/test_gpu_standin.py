@@ -166,9 +166,11 @@ def test_training_on_a_second_device_keeps_every_array_there(monkeypatch, standi
         net.accuracy(x, t)
         net.numerical_gradient(x[:2], t[:2])
         net.load_state_dict(net.state_dict())
-    arrays = {**net.params, **net._buffers()}
-    arrays.update({f"{slot}[{k}]": a for k, s in opt._state.items() for slot, a in s.items()})
-    arrays.update({f"Adam {k}": a for k, s in trainer.optimizer._state.items() for a in s.values()})
+    arrays = {**net.params, **net._store.buffers()}
+    arrays.update({f"{slot}[{k}]": a for k, s in opt.state.arrays.items() for slot, a in s.items()})
+    arrays.update(
+        {f"Adam {k}": a for k, s in trainer.optimizer.state.arrays.items() for a in s.values()}
+    )
     misplaced = {k: str(a.device) for k, a in arrays.items() if a.device != standin.device}
     assert misplaced == {}
 

@@ -163,8 +163,11 @@ def test_dropout_ratio_outside_zero_one_is_refused(ratio):
 
 
 def test_dropout_ratio_and_its_misspelling_together_are_refused():
+    # the book's spelling is the book's network's (xpnn.book), not MultiLayerNet's
+    from xpnn.book.common.multi_layer_net_extend import MultiLayerNetExtend
+
     with pytest.raises(TypeError, match="not both"):
-        MultiLayerNet(IN, [8], OUT, dropout_ratio=0.2, dropout_ration=0.3)
+        MultiLayerNetExtend(IN, [8], OUT, dropout_ratio=0.2, dropout_ration=0.3)
 
 
 def test_unknown_activation_lists_the_valid_ones():

@@ -163,7 +163,11 @@ def test_layers_are_in_the_books_order(backend):
 
 
 def test_dropout_ration_is_accepted_as_the_books_spelling(backend):
-    net = small_net(backend, use_dropout=True, dropout_ration=0.2)
+    # the book's spelling is the book's network's (xpnn.book), not MultiLayerNet's
+    from xpnn.book.common.multi_layer_net_extend import MultiLayerNetExtend
+
+    net = MultiLayerNetExtend(IN, HIDDEN, OUT, use_dropout=True, dropout_ration=0.2,
+                              dtype="float64", backend=backend, seed=0)  # fmt: skip
     assert net.dropout_ratio == 0.2
     assert net.layers["Dropout1"].dropout_ratio == 0.2
 

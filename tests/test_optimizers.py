@@ -250,7 +250,7 @@ def test_state_lives_on_param_device_in_its_dtype(name, backend, dtype, assert_o
     params = {"w": backend.asarray(np.ones(4), dtype=dtype)}
     opt = get_optimizer(name)
     opt.update(params, {"w": backend.asarray(np.full(4, 0.5), dtype=dtype)})
-    for array in opt._state["w"].values():
+    for array in opt.state.arrays["w"].values():
         assert array.dtype == dtype
         assert_on_device(array)
 
@@ -294,7 +294,7 @@ def test_first_step_size_is_the_algorithms(opt, first_step):
 def test_numpy_blocked_update_is_bit_identical_to_whole_array_update(name, monkeypatch):
     """Large NumPy parameters are updated block by block (flat views); a non-contiguous
     parameter or gradient falls back or is copied."""
-    import xpnn.optimizers
+    import xpnn.backends.numpy
 
     rng = np.random.default_rng(4)
     p0 = {
@@ -312,7 +312,7 @@ def test_numpy_blocked_update_is_bit_identical_to_whole_array_update(name, monke
     ]
     results = []
     for block in (6, 10**9):
-        monkeypatch.setattr(xpnn.optimizers, "NUMPY_BLOCK", block)
+        monkeypatch.setattr(xpnn.backends.numpy, "NUMPY_BLOCK", block)
         params = {k: v.copy() for k, v in p0.items()}
         opt = get_optimizer(name, **HYPER[name])
         for g in grads:
@@ -374,7 +374,7 @@ def test_state_saved_on_numpy_resumes_on_strict_device1():
     run(opt2, moved, grads[4:], strict, "float32")
     for k in params:
         assert moved[k].device == strict.device
-        assert opt2._state[k]["m"].device == strict.device
+        assert opt2.state.arrays[k]["m"].device == strict.device
         np.testing.assert_array_equal(strict.to_numpy(moved[k]), params[k])
 
 
@@ -385,7 +385,7 @@ def test_loaded_state_is_cast_to_param_dtype():
     opt2.load_state_dict(opt.state_dict())
     params = {"w": np.ones(2, dtype=np.float32)}
     opt2.update(params, {"w": np.ones(2, dtype=np.float32)})
-    assert opt2._state["w"]["v"].dtype == np.float32
+    assert opt2.state.arrays["w"]["v"].dtype == np.float32
     assert params["w"].dtype == np.float32
 
 

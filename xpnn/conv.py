@@ -69,34 +69,20 @@ from 8.6 to about 5-6 ms.)
 from __future__ import annotations
 
 import math
-import operator
 from collections.abc import Mapping
-from types import MappingProxyType
 from typing import Any
 
 from array_api_compat import device as device_of
 
 from ._array_api import namespace_of
-from .layers import _Parametric
+from ._validate import count
+from .layers import Activation, Layer, Param
+from .ops.conv import output_hw, pad_image, patches_adjoint
 
 __all__ = ["Convolution", "Pooling", "col2im", "conv_output_size", "im2col"]
 
-_NO_PARAMS: Mapping[str, Any] = MappingProxyType({})  # Pooling has no parameters: read-only
-
 
 # -- sizes and checks ---------------------------------------------------------------------
-
-
-def _count(name: str, value: Any, low: int) -> int:
-    """``value`` as an int ≥ low, or a ValueError naming ``name``."""
-    try:
-        n = None if isinstance(value, bool) else operator.index(value)
-    except TypeError:
-        n = None
-    if n is None or n < low:
-        what = "a positive integer" if low == 1 else f"an integer ≥ {low}"
-        raise ValueError(f"{name} must be {what}, got {value!r}")
-    return n
 
 
 def conv_output_size(input_size: int, filter_size: int, stride: int = 1, pad: int = 0) -> int:
@@ -106,10 +92,10 @@ def conv_output_size(input_size: int, filter_size: int, stride: int = 1, pad: in
     exactly; the last partial window is dropped either way). Raises ``ValueError`` when the
     filter is larger than the padded input, or for a stride < 1 or a negative pad.
     """
-    input_size = _count("input_size", input_size, 1)
-    filter_size = _count("filter_size", filter_size, 1)
-    stride = _count("stride", stride, 1)
-    pad = _count("pad", pad, 0)
+    input_size = count("input_size", input_size, 1)
+    filter_size = count("filter_size", filter_size, 1)
+    stride = count("stride", stride, 1)
+    pad = count("pad", pad, 0)
     if filter_size > input_size + 2 * pad:
         raise ValueError(
             f"filter size {filter_size} is larger than the padded input "
@@ -133,7 +119,7 @@ def _output_hw(who: str, x: Any, fh: int, fw: int, stride: int, pad: int) -> tup
             f"{who}: the {fh}x{fw} window is larger than the padded input "
             f"{h + 2 * pad}x{w + 2 * pad} (input {h}x{w}, pad {pad})"
         )
-    return (h + 2 * pad - fh) // stride + 1, (w + 2 * pad - fw) // stride + 1
+    return output_hw(h, w, fh, fw, stride, pad)
 
 
 def _check_dout(who: str, dout: Any, expected: tuple[int, ...] | None) -> None:
@@ -145,41 +131,7 @@ def _check_dout(who: str, dout: Any, expected: tuple[int, ...] | None) -> None:
         )
 
 
-# -- the building blocks: padding, window slices, scatter-add -------------------------------
-
-
-def _pad(x: Any, pad: int, value: float = 0.0) -> Any:
-    """x with ``pad`` rows/columns of ``value`` around H and W, on x's device."""
-    if pad == 0:
-        return x
-    xp = namespace_of(x)
-    n, c, h, w = x.shape
-    out = xp.full((n, c, h + 2 * pad, w + 2 * pad), value, dtype=x.dtype, device=device_of(x))
-    out[:, :, pad : pad + h, pad : pad + w] = x
-    return out
-
-
-def _window(i: int, j: int, oh: int, ow: int, stride: int) -> tuple[slice, ...]:
-    """The index of element (i, j) of every window: an (N, C, OH, OW) strided view."""
-    return (
-        slice(None),
-        slice(None),
-        slice(i, i + stride * (oh - 1) + 1, stride),
-        slice(j, j + stride * (ow - 1) + 1, stride),
-    )
-
-
-def _patches(x_pad: Any, fh: int, fw: int, stride: int, oh: int, ow: int,
-             out: Any = None) -> Any:  # fmt: skip
-    """All windows of a padded (A, B, Hp, Wp) array: its FH·FW window slices (A, B, OH, OW)
-    stacked as (A, FH·FW, B, OH, OW), the window axis in row-major (i, j) order; written
-    into ``out`` when given (an array of that shape and dtype), else into a new array."""
-    windows = [x_pad[_window(i, j, oh, ow, stride)] for i in range(fh) for j in range(fw)]
-    if out is None:
-        return namespace_of(x_pad).stack(windows, axis=1)
-    for k, window in enumerate(windows):
-        out[:, k, ...] = window
-    return out
+# -- buffers reused across steps ------------------------------------------------------------
 
 
 def _buffer(old: Any, like: Any, shape: tuple[int, ...]) -> Any:
@@ -193,20 +145,6 @@ def _buffer(old: Any, like: Any, shape: tuple[int, ...]) -> Any:
     ):
         return old
     return namespace_of(like).empty(shape, dtype=like.dtype, device=device_of(like))
-
-
-def _scatter(dpatch: Any, padded_shape: tuple[int, ...], pad: int, stride: int) -> Any:
-    """The adjoint of :func:`_patches`: ``dpatch`` (A, FH, FW, B, OH, OW), in any strides,
-    added back slice by slice into a zero (A, B, Hp, Wp) = ``padded_shape`` array; returns
-    its interior (A, B, H, W)."""
-    xp = namespace_of(dpatch)
-    _, fh, fw, _, oh, ow = dpatch.shape
-    img = xp.zeros(padded_shape, dtype=dpatch.dtype, device=device_of(dpatch))
-    for i in range(fh):
-        for j in range(fw):
-            img[_window(i, j, oh, ow, stride)] += dpatch[:, i, j, :, :, :]
-    _, _, hp, wp = padded_shape
-    return img[:, :, pad : hp - pad, pad : wp - pad] if pad else img
 
 
 # -- the book's im2col / col2im (the (N·OH·OW, C·FH·FW) layout) ------------------------------
@@ -237,13 +175,13 @@ def im2col(input_data: Any, filter_h: int, filter_w: int, stride: int = 1, pad: 
     the input. Built by one gather (``xp.take``) from an index array made on the device.
     """
     _check_input("im2col", input_data)
-    fh, fw = _count("filter_h", filter_h, 1), _count("filter_w", filter_w, 1)
-    stride, pad = _count("stride", stride, 1), _count("pad", pad, 0)
+    fh, fw = count("filter_h", filter_h, 1), count("filter_w", filter_w, 1)
+    stride, pad = count("stride", stride, 1), count("pad", pad, 0)
     oh, ow = _output_hw("im2col", input_data, fh, fw, stride, pad)
     xp = namespace_of(input_data)
     n, c, h, w = input_data.shape
     hp, wp = h + 2 * pad, w + 2 * pad
-    x_pad = xp.reshape(_pad(input_data, pad), (n, c * hp * wp))
+    x_pad = xp.reshape(pad_image(input_data, pad), (n, c * hp * wp))
     index = _col_index(xp, device_of(input_data), c, hp, wp, fh, fw, stride, oh, ow)
     return xp.reshape(xp.take(x_pad, index, axis=1), (n * oh * ow, c * fh * fw))
 
@@ -254,12 +192,12 @@ def col2im(col: Any, input_shape: tuple[int, ...], filter_h: int, filter_w: int,
     input pixel it was copied from; returns (N, C, H, W) = ``input_shape``, in col's dtype and
     on its device. ``col2im(im2col(x))`` is x times the number of windows covering each pixel.
     """
-    fh, fw = _count("filter_h", filter_h, 1), _count("filter_w", filter_w, 1)
-    stride, pad = _count("stride", stride, 1), _count("pad", pad, 0)
+    fh, fw = count("filter_h", filter_h, 1), count("filter_w", filter_w, 1)
+    stride, pad = count("stride", stride, 1), count("pad", pad, 0)
     shape = tuple(input_shape)
     if len(shape) != 4:
         raise ValueError(f"col2im: input_shape must be (N, C, H, W), got {input_shape!r}")
-    n, c, h, w = (_count("input_shape", s, 0) for s in shape)
+    n, c, h, w = (count("input_shape", s, 0) for s in shape)
     oh = conv_output_size(h, fh, stride, pad)
     ow = conv_output_size(w, fw, stride, pad)
     expected = (n * oh * ow, c * fh * fw)
@@ -271,14 +209,15 @@ def col2im(col: Any, input_shape: tuple[int, ...], filter_h: int, filter_w: int,
         )
     xp = namespace_of(col)
     col6 = xp.reshape(col, (n, oh, ow, c, fh, fw))
-    dpatch = xp.permute_dims(col6, (0, 4, 5, 3, 1, 2))  # a view (N, FH, FW, C, OH, OW)
-    return _scatter(dpatch, (n, c, h + 2 * pad, w + 2 * pad), pad, stride)
+    # (C, FH, FW, N, OH, OW): the channel-major patch matrix's layout
+    dp = xp.reshape(xp.permute_dims(col6, (3, 4, 5, 0, 1, 2)), (c * fh * fw, n * oh * ow))
+    return patches_adjoint(dp, (n, c, h, w), fh, fw, stride, pad)
 
 
 # -- the layers -----------------------------------------------------------------------------
 
 
-class Convolution(_Parametric):
+class Convolution(Layer):
     """2-D convolution (cross-correlation, as in the book and every framework)::
 
         out[n, f, oh, ow] = b[f] + Σ_c Σ_i Σ_j W[f, c, i, j] · x_pad[n, c, oh·s + i, ow·s + j]
@@ -303,6 +242,11 @@ class Convolution(_Parametric):
     (a contiguous ``dW``, such as a view of the flat buffer), else by assigning the product
     (``dW[...] = ...``). The values are those of the unbound layer.
 
+    **Kernels.** The patch matrix and its adjoint are the backend's ``conv_patches`` and
+    ``conv_patches_adjoint`` (the kernel seam; the portable reference is
+    :mod:`xpnn.ops.conv`), and in a network the bias and the activation after it are one
+    ``bias_act`` (:meth:`forward_with`).
+
     **Buffers.** ``patches`` (forward) and, when bound, the patches' gradient (backward) are
     written into arrays kept from the previous call while the shapes stay the same: the
     largest temporaries of a step, and reused, they cost no fresh memory mapping (22 %
@@ -310,7 +254,7 @@ class Convolution(_Parametric):
     therefore overwritten by the next ``forward``.
     """
 
-    GRAD_ATTRS = MappingProxyType({"W": "dW", "b": "db"})
+    PARAMS = (Param("W", "dW", decay=True), Param("b", "db"))
 
     def __init__(self, W: Any, b: Any, stride: int = 1, pad: int = 0,
                  input_grad: bool = True) -> None:  # fmt: skip
@@ -325,8 +269,8 @@ class Convolution(_Parametric):
             )
         self.W = W
         self.b = b
-        self.stride = _count("stride", stride, 1)
-        self.pad = _count("pad", pad, 0)
+        self.stride = count("stride", stride, 1)
+        self.pad = count("pad", pad, 0)
         self.input_grad = input_grad
         self.x: Any = None
         self.patches: Any = None  # (C·FH·FW, N·OH·OW) of the last forward: the book's col.T
@@ -338,7 +282,7 @@ class Convolution(_Parametric):
         self._out_shape: tuple[int, ...] | None = None
 
     def bind_grads(self, into: Any, arrays: Mapping[str, Any]) -> None:
-        """As :meth:`xpnn.layers._Parametric.bind_grads`; ``arrays["W"]`` is (FN, C, FH, FW)
+        """As :meth:`xpnn.layers.Layer.bind_grads`; ``arrays["W"]`` is (FN, C, FH, FW)
         and is written through a (FN, C·FH·FW) view of it where the library gives one."""
         super().bind_grads(into, arrays)
         self._dW_matrix = None
@@ -353,6 +297,16 @@ class Convolution(_Parametric):
                 self._dW_matrix = None  # not viewable: the product is assigned instead
 
     def forward(self, x: Any, train_flg: bool = False) -> Any:
+        return self._forward(x, "identity")
+
+    def forward_with(self, x: Any, activation: Activation, train_flg: bool = False) -> Any:
+        """``activation.forward(self.forward(x))`` with the bias and the activation in one
+        pass (the backend's ``bias_act``); ``activation`` keeps the output for its
+        ``backward``."""
+        out = activation.out = self._forward(x, activation.kind)
+        return out
+
+    def _forward(self, x: Any, act: str) -> Any:
         _check_input("Convolution", x)
         fn, c, fh, fw = self.W.shape
         if x.shape[1] != c:
@@ -361,18 +315,17 @@ class Convolution(_Parametric):
                 f"{tuple(self.W.shape)} expects C = {c}"
             )
         oh, ow = _output_hw("Convolution", x, fh, fw, self.stride, self.pad)
-        xp = namespace_of(x)
+        xp, ops = namespace_of(x), self._ops(x)
         n = x.shape[0]
-        x_cn = _pad(xp.permute_dims(x, (1, 0, 2, 3)), self.pad)  # (C, N, Hp, Wp)
         # the patches go into the same buffer each step: a new one as large as DeepConvNet's
         # second (45 MB) is mapped fresh by the allocator each time, and the kernel's
         # zeroing of its pages took ~10 % of a step
-        buffer = self._patch_buffer = _buffer(self._patch_buffer, x, (c, fh * fw, n, oh, ow))
-        patches = _patches(x_cn, fh, fw, self.stride, oh, ow, out=buffer)
-        self.patches = xp.reshape(patches, (c * fh * fw, n * oh * ow))
+        shape = (c * fh * fw, n * oh * ow)
+        buffer = self._patch_buffer = _buffer(self._patch_buffer, x, shape)
+        self.patches = ops.conv_patches(x, fh, fw, self.stride, self.pad, out=buffer)
         self.x = x
         out = xp.reshape(self.W, (fn, c * fh * fw)) @ self.patches  # (FN, N·OH·OW)
-        out += xp.reshape(self.b, (fn, 1))
+        out = ops.bias_act(out, xp.reshape(self.b, (fn, 1)), act)
         self._out_shape = (n, fn, oh, ow)
         return xp.permute_dims(xp.reshape(out, (fn, n, oh, ow)), (1, 0, 2, 3))
 
@@ -403,13 +356,11 @@ class Convolution(_Parametric):
                 self._dpatch_buffer, d, tuple(self.patches.shape)
             )
             into.matmul_into(w_t, d, dpatch)
-        dpatch = xp.reshape(dpatch, (c, fh, fw, n, oh, ow))
-        _, _, h, w = self.x.shape
-        padded = (c, n, h + 2 * self.pad, w + 2 * self.pad)
-        return xp.permute_dims(_scatter(dpatch, padded, self.pad, self.stride), (1, 0, 2, 3))
+        x_shape = tuple(self.x.shape)
+        return self._ops(dout).conv_patches_adjoint(dpatch, x_shape, fh, fw, self.stride, self.pad)
 
 
-class Pooling:
+class Pooling(Layer):
     """Max pooling over ``pool_h`` x ``pool_w`` windows::
 
         out[n, c, oh, ow] = max_{i < PH, j < PW} x_pad[n, c, oh·s + i, ow·s + j]
@@ -421,14 +372,11 @@ class Pooling:
     the maximum of several overlapping windows gets the sum. No parameters.
     """
 
-    params = _NO_PARAMS
-    grads = _NO_PARAMS
-
     def __init__(self, pool_h: int, pool_w: int, stride: int = 1, pad: int = 0) -> None:
-        self.pool_h = _count("pool_h", pool_h, 1)
-        self.pool_w = _count("pool_w", pool_w, 1)
-        self.stride = _count("stride", stride, 1)
-        self.pad = _count("pad", pad, 0)
+        self.pool_h = count("pool_h", pool_h, 1)
+        self.pool_w = count("pool_w", pool_w, 1)
+        self.stride = count("stride", stride, 1)
+        self.pad = count("pad", pad, 0)
         if self.pad >= min(self.pool_h, self.pool_w):
             raise ValueError(
                 f"Pooling: pad ({self.pad}) must be smaller than the pool size "
@@ -436,59 +384,20 @@ class Pooling:
             )
         self.x: Any = None
         self.out: Any = None
-        self._x_pad: Any = None
+        self._ctx: Any = None  # what the backend's backward needs, from its forward
 
     def forward(self, x: Any, train_flg: bool = False) -> Any:
         _check_input("Pooling", x)
-        oh, ow = _output_hw("Pooling", x, self.pool_h, self.pool_w, self.stride, self.pad)
-        xp = namespace_of(x)
-        x_pad = _pad(x, self.pad, -math.inf)
-        out = None
-        for i in range(self.pool_h):
-            for j in range(self.pool_w):
-                v = x_pad[_window(i, j, oh, ow, self.stride)]
-                out = v if out is None else xp.maximum(out, v)
-        if self.pool_h * self.pool_w == 1:
-            out = xp.asarray(out, copy=True)  # a 1x1 window: not a view of the input
-        self.x, self._x_pad, self.out = x, x_pad, out
-        return out
+        _output_hw("Pooling", x, self.pool_h, self.pool_w, self.stride, self.pad)
+        self.out, self._ctx = self._ops(x).maxpool_forward(
+            x, self.pool_h, self.pool_w, self.stride, self.pad
+        )
+        self.x = x
+        return self.out
 
     def backward(self, dout: Any) -> Any:
         _check_dout("Pooling", dout, None if self.out is None else tuple(self.out.shape))
-        xp = namespace_of(dout)
-        _, _, oh, ow = dout.shape
-        # dx in the input's memory layout (channel-major after a Convolution): the strided
-        # writes below and the layers before, which combine dx with their own outputs, then
-        # walk memory in order (a C-ordered dx made the pooling's backward 1.5x slower)
-        ph, pw, s = self.pool_h, self.pool_w, self.stride
-        _, _, hp, wp = self._x_pad.shape
-        overlap = s < ph or s < pw
-        if s == ph == pw and oh * s == hp and ow * s == wp:  # the windows tile the input:
-            dx = xp.empty_like(self._x_pad, dtype=dout.dtype)  # each element written once
-        else:
-            dx = xp.zeros_like(self._x_pad, dtype=dout.dtype)
-        # dout in the output's layout (after an Affine layer it is C-ordered, the output
-        # channel-major): one copy of the small array, and the passes below walk memory alike
-        d = xp.empty_like(self.out, dtype=dout.dtype)
-        d[...] = dout
-        # (the temporaries are not kept in variables across iterations: freed at once, their
-        # memory is reused, where holding them made the allocator map fresh pages: 1.5x)
-        found = None  # the windows whose first maximum is already placed
-        for i in range(ph):
-            for j in range(pw):
-                at = _window(i, j, oh, ow, s)
-                hit = self._x_pad[at] == self.out
-                if found is None:
-                    first = found = hit
-                else:
-                    first = xp.logical_and(hit, xp.logical_not(found))
-                    if (i, j) != (ph - 1, pw - 1):
-                        found = xp.logical_or(found, hit)
-                if overlap:
-                    dx[at] += d * xp.astype(first, d.dtype)
-                else:  # each element is in one window at most: written once
-                    dx[at] = d * xp.astype(first, d.dtype)
-        if self.pad == 0:
-            return dx
-        _, _, h, w = self.x.shape
-        return dx[:, :, self.pad : self.pad + h, self.pad : self.pad + w]
+        return self._ops(dout).maxpool_backward(
+            dout, self.out, self._ctx, tuple(self.x.shape), self.pool_h, self.pool_w,
+            self.stride, self.pad,
+        )  # fmt: skip

@@ -26,16 +26,16 @@ window would not fit.
 
 from __future__ import annotations
 
-import operator
 from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
 
+from ._validate import count, positive_int
 from .backends import Backend
 from .conv import Convolution, Pooling
 from .initializers import init_weight, resolve_init
 from .layers import Affine, Dropout, Relu
-from .network import Network, positive_int
+from .network import Network
 
 __all__ = ["DEEP_CONV_PARAMS", "SIMPLE_CONV_PARAM", "DeepConvNet", "SimpleConvNet"]
 
@@ -85,13 +85,7 @@ def _conv_param(name: str, value: Any) -> dict[str, int]:
         raise ValueError(f"{name} lacks {missing}: give at least filter_num and filter_size")
     out = {k: positive_int(f"{name}[{k!r}]", value[k]) for k in ("filter_num", "filter_size")}
     out["stride"] = positive_int(f"{name}['stride']", value.get("stride", 1))
-    pad = value.get("pad", 0)
-    try:
-        out["pad"] = -1 if isinstance(pad, bool) else operator.index(pad)
-    except TypeError:
-        out["pad"] = -1
-    if out["pad"] < 0:
-        raise ValueError(f"{name}['pad'] must be an integer ≥ 0, got {pad!r}")
+    out["pad"] = count(f"{name}['pad']", value.get("pad", 0), 0)
     return out
 
 
@@ -133,20 +127,12 @@ class _ConvNet(Network):
     #: SimpleConvNet's are 25 x 500·576 values, 29 MB in float32).
     eval_batch_size: int | None = 500
 
-    def _add_conv(self, i: int, p: Mapping[str, int], input_grad: bool = True) -> None:
-        layer = Convolution(self.params[f"W{i}"], self.params[f"b{i}"], p["stride"], p["pad"],
-                            input_grad=input_grad)  # fmt: skip
-        self._add_layer(f"Conv{i}", layer, grads={f"W{i}": "dW", f"b{i}": "db"})
-
-    def _add_affine(self, name: str, i: int) -> None:
-        layer = Affine(self.params[f"W{i}"], self.params[f"b{i}"])
-        self._add_layer(name, layer, grads={f"W{i}": "dW", f"b{i}": "db"})
-
-    def _add_weights(self, i: int, shape: tuple[int, ...], init: Any) -> None:
+    def _weights(self, shape: tuple[int, ...], init: Any) -> tuple[Any, Any]:
+        """A weight of ``shape`` drawn by ``init`` and a zero bias (FN for a convolution's
+        (FN, C, FH, FW), M for an Affine layer's (D, M))."""
         xp, dev, dt = self.backend.xp, self.backend.device, self.dtype
-        self._add_param(f"W{i}", init_weight(init, shape, self.init_rng, dt), decay=True)
-        self._add_param(f"b{i}", xp.zeros(shape[0] if len(shape) == 4 else shape[1],
-                                          dtype=dt, device=dev))  # fmt: skip
+        W = init_weight(init, shape, self.init_rng, dt)
+        return W, xp.zeros(shape[0] if len(shape) == 4 else shape[1], dtype=dt, device=dev)
 
     def _repr_extras(self) -> str:
         extras = [self.dtype_name, f"{self.backend.name}:{self.backend.device}"]
@@ -215,16 +201,17 @@ class SimpleConvNet(_ConvNet):
 
     def _build(self) -> None:
         p, init = self.conv_param, self.weight_init_std
-        c = self.input_dim[0]
-        self._add_weights(1, (p["filter_num"], c, p["filter_size"], p["filter_size"]), init)
-        self._add_weights(2, (self.pool_output_size, self.hidden_size), init)
-        self._add_weights(3, (self.hidden_size, self.output_size), init)
-        self._add_conv(1, p, input_grad=False)  # the data needs no gradient
+        c, f = self.input_dim[0], p["filter_size"]
+        W1, b1 = self._weights((p["filter_num"], c, f, f), init)
+        W2, b2 = self._weights((self.pool_output_size, self.hidden_size), init)
+        W3, b3 = self._weights((self.hidden_size, self.output_size), init)
+        # the first convolution's input is the data: it needs no gradient
+        self._add_layer("Conv1", Convolution(W1, b1, p["stride"], p["pad"], input_grad=False), "1")
         self._add_layer("Relu1", Relu())
         self._add_layer("Pool1", Pooling(2, 2, stride=2))
-        self._add_affine("Affine1", 2)
+        self._add_layer("Affine1", Affine(W2, b2), "2")
         self._add_layer("Relu2", Relu())
-        self._add_affine("Affine2", 3)
+        self._add_layer("Affine2", Affine(W3, b3), "3")
 
     def __repr__(self) -> str:
         p = self.conv_param
@@ -315,21 +302,23 @@ class DeepConvNet(_ConvNet):
 
     def _build(self) -> None:
         channels = self.input_dim[0]
-        for i, p in enumerate(self.conv_params, 1):
+        convs = []
+        for p in self.conv_params:  # every weight first, in order (the init stream's draws)
             f = p["filter_size"]
-            self._add_weights(i, (p["filter_num"], channels, f, f), "he")
+            convs.append(self._weights((p["filter_num"], channels, f, f), "he"))
             channels = p["filter_num"]
-        self._add_weights(7, (self.pool_output_size, self.hidden_size), "he")
-        self._add_weights(8, (self.hidden_size, self.output_size), "he")
-        for i, p in enumerate(self.conv_params, 1):
-            self._add_conv(i, p, input_grad=i > 1)
+        W7, b7 = self._weights((self.pool_output_size, self.hidden_size), "he")
+        W8, b8 = self._weights((self.hidden_size, self.output_size), "he")
+        for i, (p, (W, b)) in enumerate(zip(self.conv_params, convs, strict=True), 1):
+            conv = Convolution(W, b, p["stride"], p["pad"], input_grad=i > 1)
+            self._add_layer(f"Conv{i}", conv, str(i))
             self._add_layer(f"Relu{i}", Relu())
             if i % 2 == 0:
                 self._add_layer(f"Pool{i // 2}", Pooling(2, 2, stride=2))
-        self._add_affine("Affine1", 7)
+        self._add_layer("Affine1", Affine(W7, b7), "7")
         self._add_layer("Relu7", Relu())
         self._add_layer("Dropout1", Dropout(self.dropout_ratio, self.dropout_rng))
-        self._add_affine("Affine2", 8)
+        self._add_layer("Affine2", Affine(W8, b8), "8")
         self._add_layer("Dropout2", Dropout(self.dropout_ratio, self.dropout_rng))
 
     def __repr__(self) -> str:

@@ -41,6 +41,7 @@ from typing import Any
 from array_api_compat import array_namespace
 
 from .backends import backend_of
+from .layers import Dropout, held_dropout_masks
 
 __all__ = [
     "GradCheckReport",
@@ -207,19 +208,13 @@ def check_layer(
     ``layer.params``. A Dropout layer in training mode is checked with the mask of one draw
     held fixed.
     """
-    from .layers import Dropout
-
     xp = array_namespace(x)
     x = xp.asarray(x, copy=True)  # perturbed in place: leave the caller's array alone
-    frozen = False
     if t is None:
         out = layer.forward(x, train_flg=train_flg)
         if dout is None:
             rng = backend_of(x).rng(_DOUT_SEED)
             dout = rng.normal(tuple(out.shape), dtype=out.dtype)
-        if isinstance(layer, Dropout) and layer.fixed_mask is None and layer.mask is not None:
-            layer.fixed_mask = layer.mask != 0.0
-            frozen = True
 
         def f(p: Mapping[str, Any]) -> Any:
             return xp.sum(layer.forward(p["x"], train_flg=train_flg) * dout)
@@ -232,10 +227,8 @@ def check_layer(
 
         f({"x": x})
         dx = layer.backward(1.0)
-    try:
-        params = {"x": x, **layer.params}
-        grads = {"x": dx, **layer.grads}
+    params = {"x": x, **layer.params}
+    grads = {"x": dx, **layer.grads}
+    dropouts = [layer] if isinstance(layer, Dropout) else []
+    with held_dropout_masks(dropouts):  # the mask of the pass above, held
         return check_gradients(f, params, grads, h=h, order=order, floor=floor)
-    finally:
-        if frozen:
-            layer.fixed_mask = None

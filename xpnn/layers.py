@@ -5,58 +5,116 @@ Each layer is a small class in the book's style::
     out = layer.forward(x, train_flg=True)    # remembers what backward needs
     dx = layer.backward(dout)                 # sets the parameter gradients
 
-Parameters and their gradients are exposed by name in ``layer.params`` and ``layer.grads``
-(dicts, keys ``'W'``, ``'b'``, ``'gamma'``, ``'beta'``) and as the book's attributes (``W``,
-``b``, ``dW``, ``db``, ``gamma``, ``beta``, ``dgamma``, ``dbeta``). A parameter is the very
-array the layer computes with: update it in place (``p -= lr * g``) and the layer sees it.
+**A layer owns its parameters.** It declares them (:attr:`Layer.PARAMS`: the attribute
+holding the array, the one holding its gradient, and whether weight decay applies) and its
+other state (:attr:`Layer.BUFFERS`, e.g. BatchNorm's running statistics); a network reads
+these declarations to register, flatten, decay and save them. They are also exposed by name in
+``layer.params`` and ``layer.grads`` (dicts) and as the book's attributes (``W``, ``b``,
+``dW``, ``db``, ``gamma``, ``beta``, ``dgamma``, ``dbeta``). A parameter is the very array the
+layer computes with: update it in place (``p -= lr * g``) and the layer sees it.
 
-The namespace comes from the input (``xp = namespace_of(x)``, looked up once per array
-type), so the same code runs on NumPy, CuPy, torch and array_api_strict, on whatever device
-the input lives on. Scalars are Python floats, so a float32 input stays float32. Nothing here
-reads values back to the host.
+**Kernels.** The hot operations go through the layer's backend (the kernel seam of
+:mod:`xpnn.backends.base`; the portable references are :mod:`xpnn.ops`): a network sets each
+layer's ``backend``; a layer used on its own finds it from its input. Scalars are Python
+floats, so a float32 input stays float32. Nothing here reads values back to the host.
 
 **Gradients into a buffer.** By default ``backward`` sets each parameter gradient to a new
-array. A network binds them instead (:meth:`Affine.bind_grads`) to views of its one flat
-gradient buffer, which ``backward`` then overwrites in place (with the backend's
-``matmul_into`` and ``sum_into``: one operation each where the library has ``out=``), so an
-optimizer can update every parameter in one pass. Bound gradients are valid until the next
-``backward``, as in PyTorch.
+array. A network binds them instead (:meth:`Layer.bind`) to views of its one flat gradient
+buffer, which ``backward`` then overwrites in place (with the backend's ``matmul_into`` and
+``sum_into``: one operation each where the library has ``out=``), so an optimizer can update
+every parameter in one pass. Bound gradients are valid until the next ``backward``, as in
+PyTorch.
+
+**Fused activations.** A network's forward pass runs an Affine (or Convolution) layer and the
+activation layer after it as one step (:meth:`Affine.forward_with`): the bias and the
+activation are one operation of the backend (``bias_act``), and the activation layer keeps
+its output for its backward pass as if it had computed it. Each layer's own ``forward`` is
+unchanged.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any
+from typing import Any, ClassVar
 
-from array_api_compat import device as device_of
-
-from ._array_api import namespace_of
-from .random import Generator, make_generator
+from ._array_api import namespace_of, one_hot
+from .backends import Backend, backend_of
+from .ops.dropout import dropout_mask
 
 __all__ = [
+    "Activation",
     "Affine",
     "BatchNormalization",
     "Dropout",
+    "Layer",
+    "Param",
     "Relu",
     "Sigmoid",
     "SoftmaxWithLoss",
     "Tanh",
+    "held_dropout_masks",
 ]
 
 
 _NO_PARAMS: Mapping[str, Any] = MappingProxyType({})  # parameterless layers: read-only, empty
 
 
-class _Parametric:
-    """What layers with parameters share: gradients bound into given arrays."""
+@dataclass(frozen=True)
+class Param:
+    """A parameter a layer declares: the attribute holding its array (``"W"``), the one
+    holding its gradient (``"dW"``), and whether weight decay applies to it."""
 
-    #: parameter name -> the attribute holding its gradient
-    GRAD_ATTRS: Mapping[str, str] = MappingProxyType({})
-    _into: Any = None  # the backend that writes bound gradients (None: new arrays)
+    name: str
+    grad: str
+    decay: bool = False
 
-    def bind_grads(self, into: Any, arrays: Mapping[str, Any]) -> None:
+
+class Layer:
+    """What every layer shares: its declared parameters and state, its backend, and gradients
+    bound into given arrays.
+
+    ``PARAMS`` and ``BUFFERS`` are class attributes; ``GRAD_ATTRS`` (parameter name ->
+    gradient attribute) is derived from ``PARAMS``.
+    """
+
+    PARAMS: ClassVar[tuple[Param, ...]] = ()
+    BUFFERS: ClassVar[tuple[str, ...]] = ()
+    GRAD_ATTRS: ClassVar[Mapping[str, str]] = MappingProxyType({})
+
+    #: The backend whose kernels this layer uses (set by a network; ``None``: the input's).
+    backend: Backend | None = None
+    _into: Backend | None = None  # the backend writing bound gradients (None: new arrays)
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "PARAMS" in vars(cls):  # a subclass that declares its own parameters
+            cls.GRAD_ATTRS = MappingProxyType({p.name: p.grad for p in cls.PARAMS})
+
+    def _ops(self, x: Any) -> Backend:
+        backend = self.backend
+        return backend if backend is not None else backend_of(x)
+
+    def bind(
+        self,
+        backend: Backend,
+        params: Mapping[str, Any] | None = None,
+        grads: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Compute with ``backend``'s kernels; take the arrays in ``params`` (by parameter
+        name) as this layer's parameters (views of a network's flat buffer, holding the
+        same values); write each gradient into the array in ``grads`` (see
+        :meth:`bind_grads`)."""
+        self.backend = backend
+        for name, array in (params or {}).items():
+            setattr(self, name, array)
+        if grads:
+            self.bind_grads(backend, grads)
+
+    def bind_grads(self, into: Backend, arrays: Mapping[str, Any]) -> None:
         """From now on, write the gradient of each parameter named in ``arrays`` into
         that array (of the parameter's shape and dtype), using the backend ``into``'s
         ``matmul_into``/``sum_into``; the gradient attributes (``dW``...) are those arrays.
@@ -66,15 +124,22 @@ class _Parametric:
         self._into = into
 
     @property
-    def params(self) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in self.GRAD_ATTRS}
+    def params(self) -> Mapping[str, Any]:
+        """The parameters by name (``{'W': ..., 'b': ...}``: a new dict of the layer's own
+        arrays; a read-only empty mapping for a layer without)."""
+        if not self.PARAMS:
+            return _NO_PARAMS
+        return {p.name: getattr(self, p.name) for p in self.PARAMS}
 
     @property
-    def grads(self) -> dict[str, Any]:
-        return {name: getattr(self, attr) for name, attr in self.GRAD_ATTRS.items()}
+    def grads(self) -> Mapping[str, Any]:
+        """The gradients of the last ``backward`` by parameter name."""
+        if not self.PARAMS:
+            return _NO_PARAMS
+        return {p.name: getattr(self, p.grad) for p in self.PARAMS}
 
 
-class Affine(_Parametric):
+class Affine(Layer):
     """Fully connected layer: ``out = x @ W + b``.
 
     Shapes: ``x`` (N, D) — or (N, d1, d2, ...), flattened to (N, D) and ``dx`` given back in
@@ -87,7 +152,7 @@ class Affine(_Parametric):
     backward pass's arithmetic.
     """
 
-    GRAD_ATTRS = MappingProxyType({"W": "dW", "b": "db"})
+    PARAMS = (Param("W", "dW", decay=True), Param("b", "db"))
 
     def __init__(self, W: Any, b: Any, input_grad: bool = True) -> None:
         self.W = W
@@ -99,13 +164,21 @@ class Affine(_Parametric):
         self.db: Any = None
 
     def forward(self, x: Any, train_flg: bool = False) -> Any:
+        return self._forward(x, "identity")
+
+    def forward_with(self, x: Any, activation: Activation, train_flg: bool = False) -> Any:
+        """``activation.forward(self.forward(x))`` in one pass over the output (the bias
+        and the activation: the backend's ``bias_act``); ``activation`` keeps the output
+        for its ``backward``."""
+        out = activation.out = self._forward(x, activation.kind)
+        return out
+
+    def _forward(self, x: Any, act: str) -> Any:
         self.original_x_shape = tuple(x.shape)
         if x.ndim != 2:  # the size is explicit: -1 cannot be inferred for an empty batch
             x = namespace_of(x).reshape(x, (x.shape[0], math.prod(x.shape[1:])))
         self.x = x
-        out = x @ self.W
-        out += self.b
-        return out
+        return self._ops(x).bias_act(x @ self.W, self.b, act)
 
     def backward(self, dout: Any) -> Any:
         into = self._into
@@ -124,92 +197,67 @@ class Affine(_Parametric):
         return dx
 
 
-class Relu:
-    """``out = max(x, 0)``; ``dx = dout`` where ``x > 0``, else 0.
+class Activation(Layer):
+    """An elementwise activation, ``out = f(x)``, ``dx = dout · f'(x)`` written with ``out``
+    (``kind``: ``"relu"``, ``"sigmoid"``, ``"tanh"``; see :mod:`xpnn.ops.activation`).
+    ``backward`` returns a new array; ``dout`` is left as it was."""
 
-    NaN passes through (as in the book), so a diverged network shows a NaN loss instead of
-    a plausible one. ``backward`` returns a new array; ``dout`` is left as it was.
-    """
-
-    params = _NO_PARAMS
-    grads = _NO_PARAMS
+    kind: ClassVar[str] = "identity"
 
     def __init__(self) -> None:
         self.out: Any = None
 
     def forward(self, x: Any, train_flg: bool = False) -> Any:
-        self.out = namespace_of(x).maximum(x, 0.0)  # NaN propagates; -inf gives 0
+        self.out = self._ops(x).act_forward(x, self.kind)
         return self.out
+
+    def backward(self, dout: Any) -> Any:
+        return self._ops(dout).act_backward(dout, self.out, self.kind)
+
+
+class Relu(Activation):
+    """``out = max(x, 0)``; ``dx = dout`` where ``out > 0``, else 0.
+
+    NaN passes through (as in the book), so a diverged network shows a NaN loss instead of
+    a plausible one.
+    """
+
+    kind = "relu"
 
     @property
     def mask(self) -> Any:
         """The book's attribute: where the input was not positive (computed on demand)."""
         return None if self.out is None else self.out <= 0.0
 
-    def backward(self, dout: Any) -> Any:
-        # a 0/1 multiply: on NumPy 7x faster than xp.where(out > 0, dout, 0.0)
-        return dout * namespace_of(dout).astype(self.out > 0.0, dout.dtype)
 
-
-class Sigmoid:
+class Sigmoid(Activation):
     """``out = 1 / (1 + exp(-x))``; ``dx = dout * out * (1 - out)``.
 
     For very negative ``x`` (below about -88 in float32) ``exp(-x)`` overflows to ``inf`` and
     ``out`` is exactly 0, the correctly rounded value (NumPy warns about the overflow).
     """
 
-    params = _NO_PARAMS
-    grads = _NO_PARAMS
-
-    def __init__(self) -> None:
-        self.out: Any = None
-
-    def forward(self, x: Any, train_flg: bool = False) -> Any:
-        xp = namespace_of(x)
-        e = xp.exp(-x)
-        e += 1.0
-        self.out = 1.0 / e
-        return self.out
-
-    def backward(self, dout: Any) -> Any:
-        return dout * (1.0 - self.out) * self.out
+    kind = "sigmoid"
 
 
-class Tanh:
+class Tanh(Activation):
     """``out = tanh(x)``; ``dx = dout * (1 - out²)``."""
 
-    params = _NO_PARAMS
-    grads = _NO_PARAMS
-
-    def __init__(self) -> None:
-        self.out: Any = None
-
-    def forward(self, x: Any, train_flg: bool = False) -> Any:
-        self.out = namespace_of(x).tanh(x)
-        return self.out
-
-    def backward(self, dout: Any) -> Any:
-        return dout * (1.0 - self.out * self.out)
+    kind = "tanh"
 
 
-def _as_is(v: Any) -> Any:
-    return v
+class BatchNormalization(Layer):
+    """Batch normalisation (Ioffe & Szegedy, 2015); the formulas are
+    :mod:`xpnn.ops.batchnorm`'s::
 
-
-class BatchNormalization(_Parametric):
-    """Batch normalisation (Ioffe & Szegedy, 2015)::
-
-        training:   μ, σ² = mean and (biased) variance of the batch
-                    running_mean ← momentum·running_mean + (1 - momentum)·μ   (same for σ²)
+        training:   μ, σ² = mean and (biased) variance of the batch, running averages kept
         inference:  μ, σ² = running_mean, running_var
         x̂ = (x - μ) / √(σ² + eps)          out = γ·x̂ + β
 
     Input (N, D), statistics per feature; or (N, C, H, W), statistics per channel (over N,
     H and W, as convolutional networks need; the book's code normalises each element of a
     4-D input separately). ``gamma``, ``beta``, ``running_mean``, ``running_var`` have
-    shape (D,) or (C,). Backward (training mode), with m = the number of values averaged::
-
-        dβ = Σ dout       dγ = Σ dout·x̂       dx = γ/√(σ² + eps) · (dout - (dβ + x̂·dγ)/m)
+    shape (D,) or (C,); the running averages use ``momentum`` (0.9).
 
     ``running_var`` starts at ones (as in PyTorch and Keras), ``running_mean`` at zeros; the
     book starts both at zeros, which makes an untrained network divide by √eps at inference.
@@ -217,7 +265,8 @@ class BatchNormalization(_Parametric):
     defaults to training mode (``train_flg=True``), like :class:`Dropout`.
     """
 
-    GRAD_ATTRS = MappingProxyType({"gamma": "dgamma", "beta": "dbeta"})
+    PARAMS = (Param("gamma", "dgamma"), Param("beta", "dbeta"))
+    BUFFERS = ("running_mean", "running_var")
 
     def __init__(
         self,
@@ -241,70 +290,40 @@ class BatchNormalization(_Parametric):
         self.dgamma: Any = None
         self.dbeta: Any = None
 
-    def _layout(self, x: Any) -> tuple[tuple[int, ...], Callable[[Any], Any]]:
-        """(axes reduced over, a function shaping a per-feature vector to broadcast against
-        x: the vector itself for 2-D input, a (C, 1, 1) view of it for 4-D)."""
-        if x.ndim == 2:
-            return (0,), _as_is
-        if x.ndim == 4:
-            xp, shape = namespace_of(x), (x.shape[1], 1, 1)
-            return (0, 2, 3), lambda v: xp.reshape(v, shape)
-        raise ValueError(
-            f"BatchNormalization takes 2-D (N, D) or 4-D (N, C, H, W) input, got shape "
-            f"{tuple(x.shape)}"
-        )
-
     def forward(self, x: Any, train_flg: bool = True) -> Any:
-        xp = namespace_of(x)
-        axes, per_feature = self._layout(x)
-        if x.shape[1] != self.gamma.shape[0]:
+        if x.ndim in (2, 4) and x.shape[1] != self.gamma.shape[0]:
             raise ValueError(
                 f"BatchNormalization has {self.gamma.shape[0]} features, input has {x.shape[1]}"
             )
         self.train_flg = bool(train_flg)
-        if train_flg:
-            mu = xp.mean(x, axis=axes)
-            xc = x - per_feature(mu)
-            var = xp.mean(xc * xc, axis=axes)
-            keep = 1.0 - self.momentum
-            self.running_mean *= self.momentum
-            self.running_mean += mu * keep
-            self.running_var *= self.momentum
-            self.running_var += var * keep
-        else:
-            xc = x - per_feature(self.running_mean)
-            var = self.running_var
-        std = xp.sqrt(var + self.eps)
-        xn = xc  # a fresh array: normalised in place
-        xn /= per_feature(std)
-        self.xn, self.std = xn, std
-        out = xn * per_feature(self.gamma)
-        out += per_feature(self.beta)
+        out, self.xn, self.std = self._ops(x).batchnorm_forward(
+            x,
+            self.gamma,
+            self.beta,
+            self.running_mean,
+            self.running_var,
+            self.momentum,
+            self.eps,
+            self.train_flg,
+        )
         return out
 
     def backward(self, dout: Any) -> Any:
-        xp = namespace_of(dout)
-        axes, per_feature = self._layout(dout)
-        into = self._into
-        if into is None:
-            self.dbeta = xp.sum(dout, axis=axes)
-            self.dgamma = xp.sum(dout * self.xn, axis=axes)
-        else:
-            into.sum_into(dout, axes, self.dbeta)
-            into.sum_into(dout * self.xn, axes, self.dgamma)
-        scale = per_feature(self.gamma / self.std)
-        if not self.train_flg:  # μ and σ² are constants at inference
-            return dout * scale
-        m = math.prod(dout.shape) // dout.shape[1]
-        dx = self.xn * per_feature(self.dgamma)
-        dx += per_feature(self.dbeta)
-        dx *= -1.0 / m
-        dx += dout
-        dx *= scale
+        bound = self._into is not None
+        dx, dgamma, dbeta = self._ops(dout).batchnorm_backward(
+            dout,
+            self.xn,
+            self.std,
+            self.gamma,
+            self.train_flg,
+            self.dgamma if bound else None,
+            self.dbeta if bound else None,
+        )
+        self.dgamma, self.dbeta = dgamma, dbeta
         return dx
 
 
-class Dropout:
+class Dropout(Layer):
     """Inverted dropout with drop probability ``p = dropout_ratio``::
 
         training:   mask = (u ≥ p) / (1 - p),  u ~ U[0, 1)    out = x·mask    dx = dout·mask
@@ -316,13 +335,11 @@ class Dropout:
     fresh entropy is made for the input's backend on first use (not reproducible).
 
     ``fixed_mask``: when set (a boolean or 0/1 keep-mask of the input's shape), training
-    uses it instead of drawing one, still scaled by 1/(1 - p) — for gradient checks.
+    uses it instead of drawing one, still scaled by 1/(1 - p) — for gradient checks (see
+    :func:`held_dropout_masks`).
     """
 
-    params = _NO_PARAMS
-    grads = _NO_PARAMS
-
-    def __init__(self, dropout_ratio: float = 0.5, generator: Generator | None = None) -> None:
+    def __init__(self, dropout_ratio: float = 0.5, generator: Any = None) -> None:
         p = float(dropout_ratio)
         if not 0.0 <= p < 1.0:
             raise ValueError(f"dropout_ratio must be in [0, 1), got {dropout_ratio!r}")
@@ -332,93 +349,95 @@ class Dropout:
         self.mask: Any = None  # the scaled mask of the last training forward; None: identity
 
     def forward(self, x: Any, train_flg: bool = True) -> Any:
-        if not train_flg:
+        if not train_flg or (self.dropout_ratio == 0.0 and self.fixed_mask is None):
             self.mask = None
             return x
-        xp = namespace_of(x)
         if self.fixed_mask is not None:
             keep = self.fixed_mask
             if tuple(keep.shape) != tuple(x.shape):
                 raise ValueError(
                     f"Dropout.fixed_mask has shape {tuple(keep.shape)}, the input {tuple(x.shape)}"
                 )
-            if keep.dtype != xp.bool:
+            if keep.dtype != namespace_of(x).bool:
                 keep = keep != 0
-        elif self.dropout_ratio == 0.0:
-            self.mask = None
-            return x
-        else:
-            if self.generator is None:
-                from .backends import backend_of
-
-                self.generator = make_generator(backend_of(x))
-            u = self.generator.random(tuple(x.shape), dtype=x.dtype)
-            keep = u >= self.dropout_ratio
-        self.mask = xp.astype(keep, x.dtype)
-        if self.dropout_ratio != 0.0:
-            self.mask *= 1.0 / (1.0 - self.dropout_ratio)
-        return x * self.mask
+            self.mask = dropout_mask(keep, self.dropout_ratio, x.dtype)
+            return x * self.mask
+        ops = self._ops(x)
+        if self.generator is None:
+            self.generator = ops.rng()
+        out, self.mask = ops.dropout_forward(x, self.dropout_ratio, self.generator)
+        return out
 
     def backward(self, dout: Any) -> Any:
         return dout if self.mask is None else dout * self.mask
 
 
-class SoftmaxWithLoss:
-    """Softmax followed by the mean cross-entropy over the batch::
+@contextlib.contextmanager
+def held_dropout_masks(
+    dropouts: Sequence[Dropout],
+    draw: Callable[[], Any] | None = None,
+    masks: Mapping[int, Any] | None = None,
+) -> Iterator[None]:
+    """Within the block, each of ``dropouts`` without a ``fixed_mask`` reuses one mask in
+    training mode (a gradient check compares one function, not a random one): the keep-mask
+    ``masks[i]`` for ``dropouts[i]`` when given, else — when ``draw`` is given — the mask of
+    one training pass ``draw()`` makes, else the mask of the layer's last training pass.
+    Afterwards the layers draw again."""
+    held = [d for d in dropouts if d.fixed_mask is None]
+    try:
+        for i, d in enumerate(dropouts):
+            if d in held and masks is not None and masks.get(i) is not None:
+                d.fixed_mask = masks[i]
+        missing = [d for d in held if d.fixed_mask is None]
+        if missing and draw is not None:
+            draw()
+        for d in missing:
+            if d.mask is not None:
+                d.fixed_mask = d.mask != 0.0
+        yield
+    finally:
+        for d in held:
+            d.fixed_mask = None
 
-        y = softmax(x) = exp(x - lse(x)),  lse(x) = m + log Σ_k exp(x_k - m),  m = max_k x_k
-        loss = -(1/N) Σ_n Σ_k t_nk · log y_nk                 dx = (y - t) · dout / N
 
-    The log-sum-exp is taken with the row maximum subtracted, so large scores neither
-    overflow nor give ``log(0)``. ``x`` (N, K) scores; ``t`` integer labels (N,) in
-    [0, K) (or the same as a column (N, 1), as the book's chapter 7 gradient check passes
-    them) or one-hot (N, K) (soft labels, rows summing to 1, work as well). ``loss`` is a
-    0-d array of ``x``'s dtype, on ``x``'s device (reading it is the caller's choice).
+class SoftmaxWithLoss(Layer):
+    """Softmax followed by the mean cross-entropy over the batch (:mod:`xpnn.ops.softmax`)::
+
+        loss = -(1/N) Σ_n Σ_k t_nk · log softmax(x)_nk          dx = (y - t) · dout / N
+
+    ``x`` (N, K) scores; ``t`` integer labels (N,) in [0, K) or one-hot (N, K) (soft labels,
+    rows summing to 1, work as well). ``loss`` is a 0-d array of ``x``'s dtype, on ``x``'s
+    device (reading it is the caller's choice).
+
+    ``want_grad=True`` (what a network's training step passes) computes ``dx`` in the same
+    pass, for the ``backward(1.0)`` that follows.
     """
-
-    params = _NO_PARAMS
-    grads = _NO_PARAMS
 
     def __init__(self) -> None:
         self.loss: Any = None
         self.y: Any = None  # softmax output (N, K)
         self.t: Any = None  # the targets as (N, K), in x's dtype
-        self._classes: Any = None  # arange(K) for integer labels, made once
+        self._dx: Any = None  # dx for dout = 1, when forward computed it
 
-    def forward(self, x: Any, t: Any, train_flg: bool = False) -> Any:
+    def _targets(self, x: Any, t: Any) -> Any:
         xp = namespace_of(x)
         n, k = x.shape
-        if t.ndim == 2 and t.shape[1] != k:
-            if t.shape[1] == 1 and xp.isdtype(t.dtype, "integral"):
-                t = xp.reshape(t, (t.shape[0],))  # the book's labels as a column (N, 1)
-            else:
-                raise ValueError(
-                    f"SoftmaxWithLoss: t has shape {tuple(t.shape)}; for scores of shape "
-                    f"{(n, k)} labels are integers (N,) (or a column (N, 1)) or one-hot (N, {k})"
-                )
         if t.ndim == 1:
-            classes = self._classes
-            if (
-                classes is None
-                or classes.shape[0] != k
-                or classes.dtype != t.dtype
-                or device_of(classes) != device_of(x)
-            ):
-                classes = self._classes = xp.arange(k, dtype=t.dtype, device=device_of(x))
-            t = xp.astype(t[:, None] == classes, x.dtype)
-        elif t.dtype != x.dtype:
-            t = xp.astype(t, x.dtype)
-        z = x - xp.max(x, axis=1, keepdims=True)
-        e = xp.exp(z)
-        s = xp.sum(e, axis=1, keepdims=True)
-        e /= s
-        self.y = e
-        self.t = t
-        z -= xp.log(s)  # z is now log y
-        self.loss = xp.sum(t * z) * (-1.0 / n)
+            return one_hot(t, k, x.dtype)
+        if t.ndim != 2 or t.shape[1] != k:
+            raise ValueError(
+                f"SoftmaxWithLoss: t has shape {tuple(t.shape)}; for scores of shape "
+                f"{(n, k)} labels are integers (N,) or one-hot (N, {k})"
+            )
+        return t if t.dtype == x.dtype else xp.astype(t, x.dtype)
+
+    def forward(self, x: Any, t: Any, train_flg: bool = False, *, want_grad: bool = False) -> Any:
+        self.t = self._targets(x, t)
+        self.loss, self.y, self._dx = self._ops(x).softmax_xent(x, self.t, want_grad)
         return self.loss
 
     def backward(self, dout: Any = 1.0) -> Any:
-        dx = self.y - self.t
-        dx *= dout / self.y.shape[0]
-        return dx
+        dx, self._dx = self._dx, None
+        if dx is not None and isinstance(dout, int | float) and dout == 1.0:
+            return dx
+        return self._ops(self.y).softmax_xent_backward(self.y, self.t, dout / self.y.shape[0])

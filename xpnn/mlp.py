@@ -20,10 +20,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from ._validate import positive_int, unit_interval
 from .backends import Backend
 from .initializers import resolve_init
 from .layers import Affine, BatchNormalization, Dropout, Relu, Sigmoid, Tanh
-from .network import Network, positive_int
+from .network import Network
 
 __all__ = ["ACTIVATIONS", "MultiLayerNet"]
 
@@ -51,7 +52,7 @@ class MultiLayerNet(Network):
         λ ≥ 0: the loss gains ½λΣ‖W‖², each weight gradient λW (biases, γ, β untouched).
     use_dropout, dropout_ratio:
         Inverted dropout after each hidden activation, drop probability in [0, 1).
-        ``dropout_ration`` (the book's spelling) is accepted as a keyword alias.
+        (The book's spelling ``dropout_ration`` is :mod:`xpnn.book`'s.)
     use_batchnorm:
         Batch normalisation between each hidden Affine layer and its activation.
     dtype, backend, seed:
@@ -75,7 +76,6 @@ class MultiLayerNet(Network):
         dtype: Any = "float32",
         backend: str | Backend | None = None,
         seed: Any = None,
-        dropout_ration: float | None = None,
     ) -> None:
         # -- validate everything before building anything --------------------------------
         input_size = positive_int("input_size", input_size)
@@ -99,17 +99,8 @@ class MultiLayerNet(Network):
         self.weight_init_std = weight_init_std
         resolve_init(weight_init_std)  # an unknown name fails before anything is built
 
-        if dropout_ration is not None:
-            if dropout_ratio != 0.5 and float(dropout_ratio) != float(dropout_ration):
-                raise TypeError("give dropout_ratio or its alias dropout_ration, not both")
-            dropout_ratio = dropout_ration
-        ratio = float(dropout_ratio)
-        if not 0.0 <= ratio < 1.0:
-            raise ValueError(
-                f"dropout_ratio is a drop probability and must be in [0, 1), got {ratio!r}"
-            )
         self.use_dropout = bool(use_dropout)
-        self.dropout_ratio = ratio
+        self.dropout_ratio = unit_interval("dropout_ratio", dropout_ratio, "a drop probability")
         self.use_batchnorm = bool(use_batchnorm)
         super().__init__(
             (input_size,),
@@ -121,38 +112,31 @@ class MultiLayerNet(Network):
         )
 
     def _build(self) -> None:
-        # -- parameters ------------------------------------------------------------------
         init, ratio = resolve_init(self.weight_init_std), self.dropout_ratio
         xp, dev, dt = self.backend.xp, self.backend.device, self.dtype
         sizes = [self.input_size, *self.hidden_size_list, self.output_size]
-        for i in range(1, len(sizes)):
-            self._add_param(f"W{i}", init(sizes[i - 1], sizes[i], self.init_rng, dt), decay=True)
-            self._add_param(f"b{i}", xp.zeros(sizes[i], dtype=dt, device=dev))
-        if self.use_batchnorm:
-            for i in range(1, self.hidden_layer_num + 1):
-                self._add_param(f"gamma{i}", xp.ones(sizes[i], dtype=dt, device=dev))
-                self._add_param(f"beta{i}", xp.zeros(sizes[i], dtype=dt, device=dev))
-
-        # -- layers ----------------------------------------------------------------------
-        for i in range(1, self.hidden_layer_num + 1):
-            self._add_affine(i)
+        last = len(sizes) - 1
+        # the weights first, in order: the initialisation stream draws W1, W2, ... as the
+        # book's networks do
+        weights = [init(sizes[i - 1], sizes[i], self.init_rng, dt) for i in range(1, last + 1)]
+        for i in range(1, last + 1):
+            b = xp.zeros(sizes[i], dtype=dt, device=dev)
+            # The first layer's input is the data: its gradient is not needed (see Affine).
+            self._add_layer(f"Affine{i}", Affine(weights[i - 1], b, input_grad=i > 1), str(i))
+            if i == last:
+                break
             if self.use_batchnorm:
-                bn = BatchNormalization(self.params[f"gamma{i}"], self.params[f"beta{i}"])
-                self._add_layer(
-                    f"BatchNorm{i}",
-                    bn,
-                    grads={f"gamma{i}": "dgamma", f"beta{i}": "dbeta"},
-                    buffers={f"running_mean{i}": "running_mean", f"running_var{i}": "running_var"},
-                )
+                gamma = xp.ones(sizes[i], dtype=dt, device=dev)
+                beta = xp.zeros(sizes[i], dtype=dt, device=dev)
+                self._add_layer(f"BatchNorm{i}", BatchNormalization(gamma, beta), str(i))
             self._add_layer(f"Activation_function{i}", ACTIVATIONS[self.activation]())
             if self.use_dropout:
                 self._add_layer(f"Dropout{i}", Dropout(ratio, self.dropout_rng))
-        self._add_affine(self.hidden_layer_num + 1)
-
-    def _add_affine(self, i: int) -> None:
-        # The first layer's input is the data: its gradient is not needed (see Affine).
-        layer = Affine(self.params[f"W{i}"], self.params[f"b{i}"], input_grad=i > 1)
-        self._add_layer(f"Affine{i}", layer, grads={f"W{i}": "dW", f"b{i}": "db"})
+        # the book's order of params: every W and b, then every γ and β
+        keys = [f"{p}{i}" for i in range(1, last + 1) for p in "Wb"]
+        if self.use_batchnorm:
+            keys += [f"{p}{i}" for i in range(1, last) for p in ("gamma", "beta")]
+        self._store.reorder(keys)
 
     def __repr__(self) -> str:
         sizes = "-".join(str(n) for n in (self.input_size, *self.hidden_size_list))

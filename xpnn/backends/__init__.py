@@ -14,43 +14,49 @@ device named by ``XPNN_DEVICE`` (the library's default when unset: ``"cpu"``, GP
 
 from __future__ import annotations
 
-import importlib
 import os
 import sys
+from types import ModuleType
 from typing import Any
 
-from .base import Backend, BackendError
+from . import cupy as _cupy
+from . import numpy as _numpy
+from . import strict as _strict
+from . import torch as _torch
+from .base import (
+    SEAM,
+    Backend,
+    BackendError,
+    DeviceBackendError,
+    cached_backend,
+    created_backends,
+    import_library,
+)
 
 __all__ = [
     "BACKEND_NAMES",
+    "SEAM",
     "Backend",
     "BackendError",
+    "DeviceBackendError",
     "backend_from_env",
     "backend_of",
     "created_backends",
     "get_backend",
+    "import_library",
 ]
 
 #: The names accepted by ``XPNN_BACKEND`` and :func:`get_backend`.
 BACKEND_NAMES: tuple[str, ...] = ("numpy", "cupy", "torch", "array_api_strict")
 
 _ALIASES = {"np": "numpy", "cp": "cupy", "pytorch": "torch", "strict": "array_api_strict"}
-_MODULES = {"numpy": "numpy", "cupy": "cupy", "torch": "torch", "array_api_strict": "strict"}
-
-
-def import_library(module: str, install_hint: str) -> Any:
-    """Import an array library, or raise :class:`BackendError` saying how to install it."""
-    try:
-        return importlib.import_module(module)
-    except ImportError as exc:
-        raise BackendError(
-            f"the {module!r} backend was requested but {module} is not installed "
-            f"({exc}); install it with: {install_hint}"
-        ) from None
-
-
-def _module(name: str) -> Any:
-    return importlib.import_module(f"{__name__}.{_MODULES[name]}")
+#: Each backend's file: its ``create(key)``, ``device_key(device)`` and ``owns(array)``.
+_MODULES: dict[str, ModuleType] = {
+    "numpy": _numpy,
+    "cupy": _cupy,
+    "torch": _torch,
+    "array_api_strict": _strict,
+}
 
 
 def _normalise(name: str) -> str:
@@ -64,19 +70,8 @@ def _normalise(name: str) -> str:
     return key
 
 
-_BACKENDS: dict[tuple[str, Any], Backend] = {}
-
-
 def _cached(name: str, key: Any) -> Backend:
-    backend = _BACKENDS.get((name, key))
-    if backend is None:
-        backend = _BACKENDS[name, key] = _module(name).create(key)
-    return backend
-
-
-def created_backends() -> list[Backend]:
-    """Every backend this process has made so far (through :func:`get_backend`)."""
-    return list(_BACKENDS.values())
+    return cached_backend(name, key, _MODULES[name].create)
 
 
 def get_backend(name: str | Backend | None = None, device: Any = None) -> Backend:
@@ -98,7 +93,7 @@ def get_backend(name: str | Backend | None = None, device: Any = None) -> Backen
     if not isinstance(name, str):
         raise TypeError(f"backend must be a name or a Backend, not {type(name).__name__}")
     key = _normalise(name)
-    return _cached(key, _module(key).device_key(device))
+    return _cached(key, _MODULES[key].device_key(device))
 
 
 def backend_from_env(environ: Any = None) -> Backend:
@@ -114,19 +109,13 @@ def backend_from_env(environ: Any = None) -> Backend:
     except BackendError as exc:
         raise BackendError(f"XPNN_BACKEND={raw!r}: {exc}") from None
     if device is None:
-        return _cached(key, _module(key).device_key(None))
+        return _cached(key, _MODULES[key].device_key(None))
     try:
-        device_key = _module(key).device_key(device)
-    except BackendError as exc:
-        raise BackendError(f"XPNN_DEVICE={raw_device!r} is not a device of {key}: {exc}") from None
-    try:
-        return _cached(key, device_key)
-    except BackendError as exc:
-        if "no device" in str(exc) or "not device" in str(exc):
-            raise BackendError(
-                f"XPNN_DEVICE={raw_device!r} is not a device of {key}: {exc}"
-            ) from None
-        raise
+        return _cached(key, _MODULES[key].device_key(device))
+    except DeviceBackendError as exc:
+        raise DeviceBackendError(
+            f"XPNN_DEVICE={raw_device!r} is not a device of {key}: {exc}"
+        ) from None
 
 
 def backend_of(array: Any) -> Backend:
@@ -140,7 +129,7 @@ def backend_of(array: Any) -> Backend:
     for name in ("numpy", "array_api_strict", "cupy", "torch"):
         if name not in sys.modules:  # each backend is named after its library:
             continue  # an array of a library nobody imported cannot exist
-        key = _module(name).owns(array)
+        key = _MODULES[name].owns(array)
         if key is not None:
             return _cached(name, key)
     raise TypeError(

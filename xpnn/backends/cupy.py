@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from ..random import Generator, int_seed, shape_of
-from .base import Backend, BackendError
+from .base import Backend, BackendError, DeviceBackendError, import_library
 
 __all__ = [
     "FUSED_RULES",
@@ -38,6 +38,14 @@ class CupyBackend(Backend):
     """CuPy through ``array_api_compat.cupy``, on one ``cupy.cuda.Device``."""
 
     name = "cupy"
+
+    @classmethod
+    def create(cls, key: Any) -> CupyBackend:
+        cupy = import_library("cupy", _INSTALL)
+        _check_device(cupy, key)
+        from array_api_compat import cupy as xp
+
+        return cls(xp, cupy.cuda.Device(key), cupy)
 
     @property
     def is_cpu(self) -> bool:
@@ -75,21 +83,16 @@ class CupyBackend(Backend):
     #: compare the two).
     use_fused_kernels = True
 
-    def fused_update(
+    def optimizer_step(
         self, optimizer: Any, p: Any, g: Any, state: dict[str, Any], step: int
-    ) -> bool:
-        if not self.use_fused_kernels:
-            return False
-        try:
-            name, scalars = optimizer.fused_args(step, self.xp, p.dtype)
-        except NotImplementedError:  # a rule of the user's own: the portable path
-            return False
-        rule = FUSED_RULES.get(name)
-        if rule is None:
-            return False
-        kernel = _kernel(self._lib, name)
+    ) -> None:
+        rule = FUSED_RULES.get(getattr(optimizer, "rule", None) or "")
+        if not self.use_fused_kernels or rule is None:  # a rule of the user's own: portable
+            super().optimizer_step(optimizer, p, g, state, step)
+            return
+        scalars = optimizer.scalars(step, self.xp, p.dtype)
+        kernel = _kernel(self._lib, optimizer.rule)
         kernel(g, *(scalars[s] for s in rule.scalars), p, *(state[s] for s in rule.slots))
-        return True
 
     def device_key(self) -> int:
         return int(self.device.id)
@@ -121,14 +124,16 @@ FUSED_RULES = {
     ),
     "adagrad": FusedRule(("lr", "eps"), ("h",), "h += g * g; p -= lr * g / (sqrt(h) + eps)"),
     "rmsprop": FusedRule(
-        ("lr", "rho", "eps"),
+        ("lr", "rho", "omrho", "eps"),
         ("h",),
-        "h = rho * h + (1 - rho) * (g * g); p -= lr * g / (sqrt(h) + eps)",
+        "h = rho * h + omrho * (g * g); p -= lr * g / (sqrt(h) + eps)",
     ),
+    # 1 - β is passed in (computed in double, then cast to T, as the portable rule's Python
+    # float is): computed in the kernel from a float32 β it would round differently
     "adam": FusedRule(
-        ("b1", "b2", "lr_t", "eps_t", "decay"),
+        ("b1", "b2", "omb1", "omb2", "lr_t", "eps_t", "decay"),
         ("m", "v"),
-        "p *= decay; m = b1 * m + (1 - b1) * g; v = b2 * v + (1 - b2) * (g * g); "
+        "p *= decay; m = b1 * m + omb1 * g; v = b2 * v + omb2 * (g * g); "
         "p -= lr_t * m / (sqrt(v) + eps_t)",
     ),
 }
@@ -245,15 +250,15 @@ def device_key(device: Any) -> int:
     try:
         return int(getattr(device, "id", device))
     except (TypeError, ValueError):
-        raise BackendError(
+        raise DeviceBackendError(
             f"a CuPy device is a GPU index or a cupy.cuda.Device, not {device!r}"
         ) from None
 
 
-def create(key: int) -> CupyBackend:
-    from . import import_library
-
-    cupy = import_library("cupy", _INSTALL)
+def _check_device(cupy: Any, key: int) -> None:
+    """Raise :class:`BackendError` unless CuPy can run work on GPU ``key``: a device, and
+    the CUDA libraries a training step needs (NVRTC for kernels, cuBLAS for a matmul, cuRAND
+    for a draw), each tried once with a tiny call."""
     try:
         available = bool(cupy.cuda.is_available())
     except Exception:  # a broken driver install raises instead of answering
@@ -267,12 +272,11 @@ def create(key: int) -> CupyBackend:
     try:
         count = int(cupy.cuda.runtime.getDeviceCount())
         if not 0 <= key < count:
-            raise BackendError(
+            raise DeviceBackendError(
                 f"CuPy sees {count} CUDA device(s) (0 to {count - 1}), not device {key}; "
                 "check CUDA_VISIBLE_DEVICES"
             )
-        dev = cupy.cuda.Device(key)
-        with dev:  # one tiny kernel: a wheel without its CUDA libraries fails here
+        with cupy.cuda.Device(key):  # a wheel without its CUDA libraries fails here
             int(cupy.arange(3, dtype=cupy.float32).sum())
     except BackendError:
         raise
@@ -284,9 +288,9 @@ def create(key: int) -> CupyBackend:
             f"CUDA libraries here: {_INSTALL}, and check `python -c 'import cupy; "
             "cupy.show_config()'`"
         ) from None
-    from array_api_compat import cupy as xp
 
-    return CupyBackend(xp, dev, cupy)
+
+create = CupyBackend.create
 
 
 def owns(array: Any) -> int | None:

@@ -22,7 +22,8 @@ from typing import Any
 
 import numpy as np
 
-from .base import Backend
+from .base import Backend, DeviceBackendError, import_library
+from .numpy import HostGenerator
 
 __all__ = ["StrictBackend", "create", "current_device", "device_key", "owns"]
 
@@ -37,6 +38,15 @@ class StrictBackend(Backend):
     """``array_api_strict`` on one of its devices (see the module docstring)."""
 
     name = "array_api_strict"
+
+    @classmethod
+    def create(cls, key: Any) -> StrictBackend:
+        xp = import_library("array_api_strict", "pip install array-api-strict")
+        try:
+            dev = xp.Device(key)
+        except ValueError as exc:
+            raise DeviceBackendError(f"array_api_strict has no device {key!r} ({exc})") from None
+        return cls(xp, dev, xp)
 
     @property
     def is_cpu(self) -> bool:
@@ -58,6 +68,9 @@ class StrictBackend(Backend):
         # to_device onto another device copies; onto its own it returns the same array
         host = array.to_device(self._lib.Device("CPU_DEVICE"))
         return np.array(host, copy=host is array)
+
+    def rng(self, seed: Any = None) -> HostGenerator:
+        return HostGenerator(self, seed)
 
     def device_key(self) -> str:
         return device_key(self.device)
@@ -81,17 +94,7 @@ def device_key(device: Any) -> str:
     return text.split("'")[1] if "'" in text else text
 
 
-def create(key: str) -> StrictBackend:
-    from . import import_library
-
-    xp = import_library("array_api_strict", "pip install array-api-strict")
-    try:
-        dev = xp.Device(key)
-    except ValueError as exc:
-        from .base import BackendError
-
-        raise BackendError(f"array_api_strict has no device {key!r} ({exc})") from None
-    return StrictBackend(xp, dev, xp)
+create = StrictBackend.create
 
 
 def owns(array: Any) -> str | None:

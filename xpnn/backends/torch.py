@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from ..random import Generator, int_seed, shape_of
-from .base import Backend, BackendError
+from .base import Backend, BackendError, DeviceBackendError, import_library
 
 __all__ = ["TorchBackend", "TorchGenerator", "create", "device_key", "owns"]
 
@@ -17,6 +17,22 @@ class TorchBackend(Backend):
     """torch through ``array_api_compat.torch``, on a ``torch.device``."""
 
     name = "torch"
+
+    @classmethod
+    def create(cls, key: Any) -> TorchBackend:
+        torch = import_library("torch", "pip install torch  (CPU or CUDA build)")
+        from array_api_compat import torch as xp
+
+        try:
+            dev = torch.device(key)
+        except RuntimeError as exc:
+            raise DeviceBackendError(f"torch has no device {key!r} ({exc})") from None
+        if dev.type == "cuda" and not torch.cuda.is_available():
+            raise BackendError(
+                "torch was asked for a CUDA device but torch.cuda.is_available() is False; "
+                "check the driver, or use device='cpu'"
+            )
+        return cls(xp, dev, torch)
 
     @property
     def is_cpu(self) -> bool:
@@ -109,22 +125,7 @@ def device_key(device: Any) -> str:
     return str(device)
 
 
-def create(key: str) -> TorchBackend:
-    from . import import_library
-
-    torch = import_library("torch", "pip install torch  (CPU or CUDA build)")
-    from array_api_compat import torch as xp
-
-    try:
-        dev = torch.device(key)
-    except RuntimeError as exc:
-        raise BackendError(f"torch has no device {key!r} ({exc})") from None
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise BackendError(
-            "torch was asked for a CUDA device but torch.cuda.is_available() is False; "
-            "check the driver, or use device='cpu'"
-        )
-    return TorchBackend(xp, dev, torch)
+create = TorchBackend.create
 
 
 def owns(array: Any) -> str | None:
