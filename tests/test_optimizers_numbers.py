@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from xpnn.optimizers import OPTIMIZERS
+from xpnn.book.common.optimizer import OPTIMIZERS  # the book's number parameters
 
 
 def df(x: float, y: float) -> tuple[float, float]:

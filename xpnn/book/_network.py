@@ -23,7 +23,7 @@ import numpy as np
 from array_api_compat import array_namespace, is_numpy_array
 
 from xpnn.gradcheck import numerical_gradient as _central_differences
-from xpnn.layers import Dropout
+from xpnn.layers import Dropout, held_dropout_masks
 from xpnn.mlp import MultiLayerNet
 
 __all__ = ["BookNetwork", "seed_from_numpy"]
@@ -75,29 +75,25 @@ class BookNetwork(MultiLayerNet):
                 x = xp.astype(x, twin.dtype)
         x = twin.check_input(x)
         t = twin.check_labels(t, int(x.shape[0]))
-        self._fix_dropout_masks(twin, x)
-        grads = _central_differences(
-            lambda _: twin.loss(x, t, train_flg=True), twin.params, h=h, order=2
-        )
+        mine = [layer for layer in self.layers.values() if isinstance(layer, Dropout)]
+        theirs = [layer for layer in twin.layers.values() if isinstance(layer, Dropout)]
+        with held_dropout_masks(theirs, lambda: twin.predict(x, train_flg=True),
+                                self._last_masks(mine, int(x.shape[0]))):  # fmt: skip
+            grads = _central_differences(
+                lambda _: twin.loss(x, t, train_flg=True), twin.params, h=h, order=2
+            )
         xp = self.backend.xp
         return {key: xp.astype(g, self.dtype) for key, g in grads.items()}
 
-    def _fix_dropout_masks(self, twin: MultiLayerNet, x: Any) -> None:
-        drops = [name for name, layer in twin.layers.items() if isinstance(layer, Dropout)]
-        if not drops:
-            return
-        fresh = False
-        for name in drops:
-            mine = self.layers[name]
-            keep = mine.fixed_mask
-            if keep is None and mine.mask is not None and mine.mask.shape[0] == x.shape[0]:
-                keep = mine.mask != 0.0
-            if keep is None:
-                fresh = True
-            twin.layers[name].fixed_mask = keep
-        if fresh:  # one training pass draws the missing masks; then hold them
-            twin.predict(x, train_flg=True)
-            for name in drops:
-                layer = twin.layers[name]
-                if layer.fixed_mask is None and layer.mask is not None:
-                    layer.fixed_mask = layer.mask != 0.0
+    @staticmethod
+    def _last_masks(dropouts: list[Dropout], n: int) -> dict[int, Any]:
+        """The keep-mask each dropout layer holds (``fixed_mask``) or last drew for a batch
+        of ``n``, by position; a layer with neither is left out (its twin draws)."""
+        masks: dict[int, Any] = {}
+        for i, layer in enumerate(dropouts):
+            keep = layer.fixed_mask
+            if keep is None and layer.mask is not None and layer.mask.shape[0] == n:
+                keep = layer.mask != 0.0
+            if keep is not None:
+                masks[i] = keep
+        return masks

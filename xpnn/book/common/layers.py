@@ -11,7 +11,8 @@ differs from the book's code, on purpose:
 - ``BatchNormalization`` normalises 4-D input per channel (the book's: per element) and
   starts ``running_var`` at ones (the book's: zeros).
 - ``SoftmaxWithLoss`` computes the loss with a log-sum-exp (the book's adds 1e-7 inside the
-  logarithm) and takes integer or one-hot labels.
+  logarithm) and takes integer or one-hot labels, and integer labels as a column (N, 1), as
+  the book's chapter 7 gradient check passes them (``T = np.array([1]).reshape((1, 1))``).
 - ``Relu.backward`` leaves ``dout`` as it was (the book's overwrites it).
 
 ``Convolution`` and ``Pooling`` are :mod:`xpnn.conv`'s. ``from common.layers import *`` also gives
@@ -24,6 +25,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from array_api_compat import array_namespace
 
 from xpnn import layers as _layers
 from xpnn.backends import backend_of
@@ -71,8 +73,19 @@ Affine = _layers.Affine
 BatchNormalization = _layers.BatchNormalization
 Relu = _layers.Relu
 Sigmoid = _layers.Sigmoid
-SoftmaxWithLoss = _layers.SoftmaxWithLoss
 Tanh = _layers.Tanh
+
+
+class SoftmaxWithLoss(_layers.SoftmaxWithLoss):
+    """:class:`xpnn.layers.SoftmaxWithLoss`, which also takes integer labels as a column
+    (N, 1), the book's chapter 7 way; a float column is refused as before (it would
+    broadcast against the scores into a wrong loss)."""
+
+    def forward(self, x: Any, t: Any, train_flg: bool = False, *, want_grad: bool = False) -> Any:
+        xp = array_namespace(t)
+        if t.ndim == 2 and t.shape[1] == 1 != x.shape[1] and xp.isdtype(t.dtype, "integral"):
+            t = xp.reshape(t, (t.shape[0],))
+        return super().forward(x, t, train_flg, want_grad=want_grad)
 
 
 class Dropout(_layers.Dropout):

@@ -45,7 +45,8 @@ class MultiLayerNetExtend(BookNetwork):
     dropout_ration=0.5, use_batchnorm=False)``.
 
     Keyword-only extras: ``dtype`` (``'float32'``), ``backend`` (``XPNN_BACKEND``),
-    ``seed`` (``None``: drawn from ``np.random``).
+    ``seed`` (``None``: drawn from ``np.random``), and ``dropout_ratio``, xpnn's spelling of
+    ``dropout_ration``.
     """
 
     def __init__(
@@ -63,7 +64,12 @@ class MultiLayerNetExtend(BookNetwork):
         dtype: Any = "float32",
         backend: Any = None,
         seed: Any = None,
+        dropout_ratio: float | None = None,
     ) -> None:
+        if dropout_ratio is not None:  # xpnn's spelling, for code written against xpnn
+            if dropout_ration != 0.5 and float(dropout_ratio) != float(dropout_ration):
+                raise TypeError("give dropout_ratio or its alias dropout_ration, not both")
+            dropout_ration = dropout_ratio
         super().__init__(
             input_size,
             hidden_size_list,
