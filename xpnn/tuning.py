@@ -67,6 +67,7 @@ from typing import Any
 
 import numpy as np
 
+from ._validate import positive_int, real
 from .backends import Backend, created_backends, get_backend
 
 __all__ = [
@@ -85,16 +86,6 @@ Objective = Callable[[dict[str, Any], int], Mapping[str, Any]]
 
 
 # --------------------------------------------------------------------------- distributions
-
-
-def _real(name: str, value: Any) -> float:
-    """``value`` as a finite Python float, or a clear error naming the argument."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number, got {value!r}")
-    value = float(value)
-    if not math.isfinite(value):
-        raise ValueError(f"{name} must be finite, got {value!r}")
-    return value
 
 
 def _check_order(cls: str, low: float, high: float) -> None:
@@ -128,7 +119,7 @@ class LogUniform(Distribution):
     high: float
 
     def __post_init__(self) -> None:
-        low, high = _real("low", self.low), _real("high", self.high)
+        low, high = real("low", self.low), real("high", self.high)
         if low <= 0:
             raise ValueError(f"LogUniform needs low > 0, got low={low!r}")
         _check_order("LogUniform", low, high)
@@ -150,7 +141,7 @@ class Uniform(Distribution):
     high: float
 
     def __post_init__(self) -> None:
-        low, high = _real("low", self.low), _real("high", self.high)
+        low, high = real("low", self.low), real("high", self.high)
         _check_order("Uniform", low, high)
         if not math.isfinite(high - low):
             raise ValueError(f"Uniform range is too wide for floats: [{low!r}, {high!r}]")
@@ -574,33 +565,15 @@ def random_search(
             (an objective it cannot pickle, a worker that died); pending trials are
             cancelled.
     """
-    if not callable(objective):
-        raise TypeError(f"objective must be callable, got {objective!r}")
-    if not isinstance(space, Mapping):
-        raise TypeError(
-            f"space must be a mapping of names to distributions or constants, got {space!r}"
-        )
-    for name in space:
-        if not isinstance(name, str):
-            raise TypeError(f"space names must be strings, got {name!r}")
-    if isinstance(n_trials, bool) or not isinstance(n_trials, numbers.Integral) or n_trials < 1:
-        raise ValueError(f"n_trials must be a positive integer, got {n_trials!r}")
-    if mode not in ("max", "min"):
-        raise ValueError(f"mode must be 'max' or 'min', got {mode!r}")
-    if not isinstance(metric, str):
-        raise TypeError(f"metric must be a string, got {metric!r}")
-    if executor is not None and not callable(getattr(executor, "submit", None)):
-        raise TypeError(f"executor must be a concurrent.futures.Executor, got {executor!r}")
-    if callback is not None and not callable(callback):
-        raise TypeError(f"callback must be callable, got {callback!r}")
+    n_trials = _check_search(objective, space, n_trials, executor, metric, mode, callback)
     if executor is not None:
         _check_start_method(executor)
     _check_seed(seed)
-    n_trials = int(n_trials)
     space = dict(space)
 
     root = np.random.SeedSequence(None if seed is None else int(seed))
-    entropy = int(root.entropy)
+    entropy = root.entropy  # an int: the seed, or fresh entropy drawn for it
+    assert isinstance(entropy, int)
     rng = np.random.default_rng(np.random.SeedSequence(entropy))
     configs = [_sample_config(space, rng) for _ in range(n_trials)]
     # 32-bit seeds: accepted by every library, including the book's np.random.seed.
@@ -610,27 +583,71 @@ def random_search(
 
     def record(i: int, outcome: tuple[str, dict[str, Any], str | None]) -> None:
         status, metrics, error = outcome
-        trials[i] = Trial(i, configs[i], seeds[i], metrics, status, error)
+        trial = trials[i] = Trial(i, configs[i], seeds[i], metrics, status, error)
         if callback is not None:
-            callback(trials[i])
+            callback(trial)
 
+    jobs = [(objective, dict(c), s, metric) for c, s in zip(configs, seeds, strict=True)]
+    _run_trials(jobs, executor, record)
+    done = [t for t in trials if t is not None]
+    return SearchResult(_ranked(done, metric, mode), space, metric, mode, entropy)
+
+
+def _check_search(
+    objective: Any,
+    space: Any,
+    n_trials: Any,
+    executor: Any,
+    metric: Any,
+    mode: Any,
+    callback: Any,
+) -> int:
+    """Check :func:`random_search`'s arguments (before any trial runs); ``n_trials``."""
+    if not callable(objective):
+        raise TypeError(f"objective must be callable, got {objective!r}")
+    if not isinstance(space, Mapping):
+        raise TypeError(
+            f"space must be a mapping of names to distributions or constants, got {space!r}"
+        )
+    for name in space:
+        if not isinstance(name, str):
+            raise TypeError(f"space names must be strings, got {name!r}")
+    n_trials = positive_int("n_trials", n_trials)
+    if mode not in ("max", "min"):
+        raise ValueError(f"mode must be 'max' or 'min', got {mode!r}")
+    if not isinstance(metric, str):
+        raise TypeError(f"metric must be a string, got {metric!r}")
+    if executor is not None and not callable(getattr(executor, "submit", None)):
+        raise TypeError(f"executor must be a concurrent.futures.Executor, got {executor!r}")
+    if callback is not None and not callable(callback):
+        raise TypeError(f"callback must be callable, got {callback!r}")
+    return n_trials
+
+
+def _run_trials(
+    jobs: list[tuple[Any, dict[str, Any], int, str]],
+    executor: Executor | None,
+    record: Callable[[int, tuple[str, dict[str, Any], str | None]], None],
+) -> None:
+    """Run each job (``_run_trial``'s arguments) here or on ``executor``, recording each
+    outcome by its index as it finishes; pending ones are cancelled if the executor fails."""
     if executor is None:
-        for i in range(n_trials):
-            record(i, _run_trial(objective, dict(configs[i]), seeds[i], metric))
-    else:
-        futures = [
-            executor.submit(_run_trial, objective, dict(configs[i]), seeds[i], metric)
-            for i in range(n_trials)
-        ]
-        index = {f: i for i, f in enumerate(futures)}
-        try:
-            for future in as_completed(futures):
-                record(index[future], future.result())
-        except BaseException:
-            for future in futures:
-                future.cancel()
-            raise
+        for i, job in enumerate(jobs):
+            record(i, _run_trial(*job))
+        return
+    futures = [executor.submit(_run_trial, *job) for job in jobs]
+    index = {f: i for i, f in enumerate(futures)}
+    try:
+        for future in as_completed(futures):
+            record(index[future], future.result())
+    except BaseException:
+        for future in futures:
+            future.cancel()
+        raise
 
+
+def _ranked(trials: list[Trial], metric: str, mode: str) -> tuple[Trial, ...]:
+    """The trials best first (by ``metric``, ``mode``), failed ones last, ties by index."""
     sign = -1.0 if mode == "max" else 1.0
 
     def order(t: Trial) -> tuple[int, float, int]:
@@ -638,5 +655,4 @@ def random_search(
             return (1, 0.0, t.index)
         return (0, sign * t.metrics[metric], t.index)
 
-    done = [t for t in trials if t is not None]
-    return SearchResult(tuple(sorted(done, key=order)), space, metric, mode, entropy)
+    return tuple(sorted(trials, key=order))
