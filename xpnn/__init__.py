@@ -7,8 +7,10 @@ The same layers, initializers and optimizers run on NumPy (CPU), CuPy (CUDA), Py
 
 from .backends import (
     BACKEND_NAMES,
+    SEAM,
     Backend,
     BackendError,
+    DeviceBackendError,
     backend_of,
     default_backend,
     get_backend,
@@ -26,7 +28,18 @@ from .datasets import (
 )
 from .gradcheck import GradCheckReport, check_gradients, check_layer, numerical_gradient
 from .initializers import INITIALIZERS, resolve_init
-from .layers import Affine, BatchNormalization, Dropout, Relu, Sigmoid, SoftmaxWithLoss, Tanh
+from .layers import (
+    Activation,
+    Affine,
+    BatchNormalization,
+    Dropout,
+    Layer,
+    Param,
+    Relu,
+    Sigmoid,
+    SoftmaxWithLoss,
+    Tanh,
+)
 from .mlp import MultiLayerNet
 from .network import Network
 from .optimizers import (
@@ -65,7 +78,9 @@ __all__ = [
     "BACKEND_NAMES",
     "INITIALIZERS",
     "OPTIMIZERS",
+    "SEAM",
     "SGD",
+    "Activation",
     "AdaGrad",
     "Adam",
     "AdamW",
@@ -79,17 +94,20 @@ __all__ = [
     "DatasetError",
     "DatasetNotFoundError",
     "DeepConvNet",
+    "DeviceBackendError",
     "DivergenceError",
     "Dropout",
     "Generator",
     "GradCheckReport",
     "IntUniform",
+    "Layer",
     "LogUniform",
     "Momentum",
     "MultiLayerNet",
     "Nesterov",
     "Network",
     "Optimizer",
+    "Param",
     "Pooling",
     "RMSprop",
     "Relu",
