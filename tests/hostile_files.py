@@ -107,9 +107,9 @@ def write_zip(
     path: Path, entries: dict[str, bytes | DeflatedZeros], *, overlap: tuple[str, str] | None = None
 ) -> Path:
     """``path`` as a zip of ``entries`` (bytes are stored, a :class:`DeflatedZeros` is
-    deflated), in order. ``overlap=(a, b)`` writes no data of its own for ``b``: its
-    central directory entry points at ``a``'s local header, so both read the same bytes
-    (the trick of the non-recursive zip bombs). Sizes must stay below 4 GiB (no zip64)."""
+    deflated), in order; an entry of 4 GiB or more gets zip64 sizes. ``overlap=(a, b)``
+    writes no data of its own for ``b``: its central directory entry points at ``a``'s
+    local header, so both read the same bytes (the trick of the non-recursive zip bombs)."""
     directory = []
     offsets: dict[str, int] = {}
     with open(path, "wb") as f:
@@ -120,19 +120,24 @@ def write_zip(
             packed = len(data) if isinstance(data, bytes) else data.compressed_size
             method = zipfile.ZIP_STORED if stored else zipfile.ZIP_DEFLATED
             raw = name.encode()
+            extra = b""
+            if size >= 0xFFFFFFFF:  # zip64: the sizes move to an extra field
+                extra = struct.pack("<2H2Q", 1, 16, size, packed)
+                size = packed = 0xFFFFFFFF
             if overlap is not None and name == overlap[1]:
                 offset = offsets[overlap[0]]
             else:
                 offset = f.tell()
-                f.write(struct.pack("<4s5H3I2H", b"PK\x03\x04", 20, 0, method, 0, 0x21,
-                                    crc, packed, size, len(raw), 0))  # fmt: skip
-                f.write(raw)
+                f.write(struct.pack("<4s5H3I2H", b"PK\x03\x04", 45, 0, method, 0, 0x21,
+                                    crc, packed, size, len(raw), len(extra)))  # fmt: skip
+                f.write(raw + extra)
                 for chunk in [data] if isinstance(data, bytes) else data.chunks():
                     f.write(chunk)
             offsets[name] = offset
             directory.append(
-                struct.pack("<4s6H3I5H2I", b"PK\x01\x02", 20, 20, 0, method, 0, 0x21, crc,
-                            packed, size, len(raw), 0, 0, 0, 0, 0, offset) + raw
+                struct.pack("<4s6H3I5H2I", b"PK\x01\x02", 45, 45, 0, method, 0, 0x21, crc,
+                            packed, size, len(raw), len(extra), 0, 0, 0, 0, offset)
+                + raw + extra
             )  # fmt: skip
         start = f.tell()
         for record in directory:
