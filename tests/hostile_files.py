@@ -1,10 +1,11 @@
 """Builders of hostile files: decompression bombs and headers that lie about their size.
 
-Nothing here is a test. ``test_hostile_files.py`` and ``benchmarks/bench_hostile_files.py``
-build their files with these functions, in a temporary folder and streaming: a bomb that
-declares 1.6 GB is written from one compressed MiB of zeros repeated, so building it never
-holds more than a few MiB, and its CRC-32 is computed without the zeros
-(:func:`crc32_of_zeros`): a bomb takes milliseconds to build and the time to write it.
+Nothing here is a test. ``test_guarantees_hostile_files.py``, ``test_checkpoint.py`` and
+``benchmarks/bench_hostile_files.py`` build their files with these functions, in a
+temporary folder and streaming: a bomb that declares 1.6 GB is written from one compressed
+MiB of zeros repeated, so building it never holds more than a few MiB, and its CRC-32 is
+computed without the zeros (:func:`crc32_of_zeros`): a bomb takes milliseconds to build,
+plus the time to write its 1.6 MB.
 
 - :class:`DeflatedZeros` is a raw deflate stream of a prefix followed by N zero bytes;
 - :func:`write_gzip` writes it as a ``.gz`` file (valid: CRC and length as gzip wants);
