@@ -13,10 +13,12 @@ import zipfile
 
 import numpy as np
 import pytest
+from hostile_files import entries_of, npy_header, write_zip
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from xpnn import checkpoint
+from xpnn._bounded_npz import BoundedNpz
 from xpnn.checkpoint import CHECKPOINT_VERSION, CheckpointError, load_checkpoint, save_checkpoint
 
 
@@ -421,3 +423,162 @@ def test_entries_missing_from_or_unknown_to_the_manifest_are_refused(tmp_path):
     _rewrite_manifest(path, lambda m: m["tree"][1].update(c=["array", "c"]))
     with pytest.raises(CheckpointError, match=r"entry 'c' is missing"):
         load_checkpoint(path)
+
+
+# -- bounded reads: nothing is read before its size is known and allowed (issue 20) ---------
+@pytest.fixture
+def reads(monkeypatch) -> list[str]:
+    """The entries whose data is read (a spy on the reader; headers are not counted)."""
+    seen: list[str] = []
+    real = BoundedNpz.read
+
+    def spy(self, name):
+        seen.append(name)
+        return real(self, name)
+
+    monkeypatch.setattr(BoundedNpz, "read", spy)
+    return seen
+
+
+def _replace_entry(path, name: str, blob: bytes) -> None:
+    entries = entries_of(path)
+    entries[name] = blob
+    write_zip(path, entries)
+
+
+def test_the_manifest_lists_each_arrays_dtype_and_shape(tmp_path):
+    save_checkpoint(tmp_path / "c.npz", sample_tree())
+    with np.load(tmp_path / "c.npz", allow_pickle=False) as f:
+        table = json.loads(str(f["__xpnn_checkpoint__"]))["arrays"]
+    assert table["params/W1"] == ["<f4", [4, 3]]
+    assert table["rng/kind"] == ["<U13", []]
+    assert table["history/train_loss"] == ["<f8", [3]]
+
+
+def test_a_checkpoint_written_before_the_table_of_arrays_still_loads(tmp_path):
+    save_checkpoint(tmp_path / "c.npz", sample_tree())
+    _rewrite_manifest(tmp_path / "c.npz", lambda m: m.pop("arrays"))
+    assert_same(sample_tree(), load_checkpoint(tmp_path / "c.npz"))
+
+
+def test_an_array_unlike_its_manifest_listing_is_refused_before_its_data_is_read(tmp_path, reads):
+    path = tmp_path / "c.npz"
+    save_checkpoint(path, {"w": np.zeros((3, 4), np.float32)})
+    _replace_entry(path, "w.npy", npy_header("<f4", (12,)) + bytes(48))
+    with pytest.raises(CheckpointError, match=r"c\.npz: entry 'w' .*shape \(12,\).*\[3, 4\]"):
+        load_checkpoint(path)
+    assert reads == ["__xpnn_checkpoint__"]
+
+
+def test_a_npy_header_unlike_the_zip_directory_is_refused_before_its_data_is_read(tmp_path, reads):
+    path = tmp_path / "c.npz"
+    save_checkpoint(path, {"w": np.zeros((3, 4), np.float32)})
+    _replace_entry(path, "w.npy", npy_header("<f4", (3, 4000)) + bytes(48))
+    with pytest.raises(CheckpointError, match=r"'w' declares 176 bytes in the zip directory"):
+        load_checkpoint(path)
+    assert reads == ["__xpnn_checkpoint__"]
+
+
+def test_an_entry_the_manifest_does_not_list_is_refused_before_any_array_is_read(tmp_path, reads):
+    path = tmp_path / "c.npz"
+    save_checkpoint(path, {"w": np.zeros(3)})
+    _replace_entry(path, "extra.npy", npy_header("<f8", (2,)) + bytes(16))
+    with pytest.raises(CheckpointError, match=r"entries not in the manifest: \['extra'\]"):
+        load_checkpoint(path)
+    assert reads == ["__xpnn_checkpoint__"]
+
+
+def test_overlapping_entries_are_refused_naming_both(tmp_path, reads):
+    path = tmp_path / "c.npz"
+    save_checkpoint(path, {"a": np.zeros(3), "b": np.zeros(3)})
+    write_zip(path, entries_of(path), overlap=("a.npy", "b.npy"))  # b's entry reads a's bytes
+    with pytest.raises(CheckpointError, match=r"c\.npz: entries 'a' and 'b' overlap"):
+        load_checkpoint(path)
+    assert reads == []
+
+
+def test_a_stored_entry_declaring_another_size_than_it_stores_is_refused(tmp_path):
+    path = tmp_path / "c.npz"
+    save_checkpoint(path, {"w": np.zeros(3)})
+    data = bytearray(path.read_bytes())
+    at = data.rindex(b"PK\x01\x02", 0, data.rindex(b"w.npy"))  # its directory entry
+    data[at + 24 : at + 28] = (1 << 30).to_bytes(4, "little")  # the uncompressed size
+    path.write_bytes(bytes(data))
+    with pytest.raises(CheckpointError, match=r"c\.npz: entry 'w' is stored in \d+ bytes but"):
+        load_checkpoint(path)
+
+
+def test_entries_compressed_otherwise_than_stored_or_deflated_are_refused(tmp_path):
+    path = tmp_path / "c.npz"
+    save_checkpoint(path, {"w": np.zeros(3)})
+    entries = entries_of(path)
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_BZIP2) as zf:
+        for name, blob in entries.items():
+            zf.writestr(name, blob)
+    with pytest.raises(CheckpointError, match=r"compressed with zip method 12"):
+        load_checkpoint(path)
+
+
+def test_an_entry_appearing_twice_is_refused(tmp_path):
+    path = tmp_path / "c.npz"
+    save_checkpoint(path, {"w": np.zeros(3)})
+    entries = entries_of(path)
+    with pytest.warns(UserWarning, match="Duplicate name"), zipfile.ZipFile(path, "a") as zf:
+        zf.writestr("w.npy", entries["w.npy"])
+    with pytest.raises(CheckpointError, match=r"entry 'w' appears twice"):
+        load_checkpoint(path)
+
+
+def test_arrays_beyond_max_bytes_are_refused_before_they_are_read(tmp_path, reads):
+    path = tmp_path / "c.npz"
+    save_checkpoint(path, {"w": np.zeros((200, 200), np.float32)}, compress=True)  # 160 kB
+    with pytest.raises(CheckpointError, match=r"declare \d+ bytes, more than the \d+ allowed"):
+        load_checkpoint(path, max_bytes=100_000)
+    assert reads == ["__xpnn_checkpoint__"]
+    assert load_checkpoint(path)["w"].shape == (200, 200)  # the default allows 1 GiB
+
+
+def test_max_bytes_never_refuses_what_the_file_stores(tmp_path):
+    save_checkpoint(tmp_path / "c.npz", {"w": np.ones((200, 200))})  # stored, uncompressed
+    assert load_checkpoint(tmp_path / "c.npz", max_bytes=0)["w"].shape == (200, 200)
+
+
+@pytest.mark.parametrize("bad", [-1, 1.5, True, "1"])
+def test_max_bytes_must_be_a_non_negative_int(tmp_path, bad):
+    save_checkpoint(tmp_path / "c.npz", {"epoch": 1})
+    with pytest.raises(ValueError, match="max_bytes must be a non-negative int"):
+        load_checkpoint(tmp_path / "c.npz", max_bytes=bad)
+
+
+def test_with_expected_only_its_top_level_entries_are_read_and_returned(tmp_path, reads):
+    save_checkpoint(tmp_path / "c.npz", sample_tree())
+    expected = {"params": {"W1": np.zeros((4, 3), np.float32)}, "epoch": None}
+    tree = load_checkpoint(tmp_path / "c.npz", expected=expected)
+    assert_same(tree, {"params": sample_tree()["params"], "epoch": 3})
+    assert sorted(reads) == ["__xpnn_checkpoint__", "params/W1", "params/W2", "params/b1",
+                             "params/gamma"]  # fmt: skip
+
+
+def test_with_expected_an_array_of_another_shape_is_refused_before_it_is_read(tmp_path, reads):
+    save_checkpoint(tmp_path / "c.npz", sample_tree())
+    expected = {"params": {"W1": np.zeros((3, 4), np.float32)}}
+    with pytest.raises(CheckpointError, match=r"'params/W1' .*receiver expects shape \(3, 4\)"):
+        load_checkpoint(tmp_path / "c.npz", expected=expected)
+    assert reads == ["__xpnn_checkpoint__"]
+
+
+def test_with_expected_wider_elements_than_any_number_needs_are_refused(tmp_path):
+    save_checkpoint(tmp_path / "c.npz", {"w": np.zeros(3, np.complex128)})
+    with pytest.raises(CheckpointError, match=r"'w' is a complex128 array .*expects shape \(3,\)"):
+        load_checkpoint(tmp_path / "c.npz", expected={"w": np.zeros(3, np.float32)})
+    back = load_checkpoint(tmp_path / "c.npz", expected={"w": np.zeros(3, np.complex128)})
+    assert back["w"].dtype == np.complex128  # the receiver's own element size is allowed
+
+
+def test_with_expected_the_entries_it_does_not_list_are_bounded_together(tmp_path, monkeypatch):
+    save_checkpoint(tmp_path / "c.npz", {"net": {"W": np.zeros(400), "rng": np.zeros(200)}})
+    expected = {"net": {"W": np.zeros(400)}}
+    assert load_checkpoint(tmp_path / "c.npz", expected=expected)["net"]["rng"].shape == (200,)
+    monkeypatch.setattr(checkpoint, "SMALL_BYTES", 1500)  # the manifest, 800 bytes, fits
+    with pytest.raises(CheckpointError, match=r"the entries the receiver does not expect"):
+        load_checkpoint(tmp_path / "c.npz", expected=expected)

@@ -12,6 +12,7 @@ import hashlib
 import io
 import math
 import os
+import tracemalloc
 import urllib.error
 from pathlib import Path
 
@@ -537,3 +538,134 @@ def test_real_mnist_labels_corrupted_by_one_byte_are_refused(tmp_path):
         (tmp_path / name).write_bytes(content)
     with pytest.raises(DatasetError, match=r"t10k-labels-idx1-ubyte: checksum mismatch"):
         load_mnist(data_dir=tmp_path, download=False)
+
+
+# -- bounded reads: no file is read further than expected (issue 20) ------------------------
+class Counting:
+    """A stream that counts the (decompressed) bytes read from it."""
+
+    def __init__(self, stream, counts: list[int]) -> None:
+        self.stream, self.counts = stream, counts
+
+    def read(self, n: int) -> bytes:
+        data = self.stream.read(n)
+        self.counts[-1] += len(data)
+        return data
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stream.close()
+
+
+@pytest.fixture
+def bytes_read(monkeypatch) -> list[int]:
+    """For each file opened, how many bytes of its content were read."""
+    counts: list[int] = []
+    real = datasets._open_content
+
+    def counting(path, gz):
+        counts.append(0)
+        return Counting(real(path, gz), counts)
+
+    monkeypatch.setattr(datasets, "_open_content", counting)
+    return counts
+
+
+def test_a_header_declaring_more_than_the_known_size_is_refused_before_its_data(
+    tmp_path, monkeypatch, bytes_read
+):
+    labels = (2049).to_bytes(4, "big") + (60001).to_bytes(4, "big") + bytes(60001)
+    write_mnist(tmp_path, monkeypatch, train_labels_idx1_ubyte=labels)  # even if trusted
+    message = r"train-labels-idx1-ubyte\.gz: refused at its IDX header.*60001 items"
+    with pytest.raises(DatasetError, match=message + r".*60008 bytes of MNIST's"):
+        load_mnist(data_dir=tmp_path)
+    assert bytes_read[-1] == 8  # the magic number and the count, nothing more
+
+
+def test_reading_stops_one_byte_past_the_known_size(tmp_path, monkeypatch, bytes_read):
+    labels = (2049).to_bytes(4, "big") + (60000).to_bytes(4, "big") + bytes(10**6)
+    write_mnist(tmp_path, monkeypatch, train_labels_idx1_ubyte=labels)
+    with pytest.raises(DatasetError, match=r"checksum mismatch.*longer than the 60008 bytes"):
+        load_mnist(data_dir=tmp_path)
+    assert bytes_read[-1] == 60009
+
+
+def test_the_known_sizes_are_the_real_files(real_mnist):
+    folder = _real_mnist_dir()
+    for name in NAMES:
+        path = folder / f"{name}.gz" if (folder / f"{name}.gz").is_file() else folder / name
+        assert len(datasets._read_content(path)) == datasets.MNIST_SIZES[name], name
+
+
+def test_a_download_is_cut_at_the_longest_gzip_of_its_file(tmp_path, monkeypatch):
+    served: list[int] = []
+
+    class Endless:
+        def read(self, n: int) -> bytes:
+            served.append(n)
+            return bytes(n)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc) -> None:
+            pass
+
+    monkeypatch.setattr(datasets, "urlopen", lambda url, timeout=None: Endless())
+    with pytest.raises(DatasetNotFoundError, match=r"longer than \d+ bytes, more than any gzip"):
+        load_mnist(data_dir=tmp_path)
+    assert sum(served) == 3 * (datasets._download_limit(TRAIN_IMG) + 1)  # three mirrors
+    assert listing(tmp_path) == []
+
+
+def test_read_idx_refuses_a_header_declaring_more_than_max_bytes_before_its_data(
+    tmp_path, bytes_read
+):
+    path = write_file(tmp_path, "big", idx_bytes(np.zeros(1000, np.uint8)), gz=True)
+    with pytest.raises(DatasetError, match=r"big\.gz: .*1000 items.*more than max_bytes=100"):
+        read_idx(path, max_bytes=100)
+    assert bytes_read == [8]
+
+
+def test_read_idx_allows_a_file_as_large_as_itself_whatever_max_bytes(tmp_path):
+    a = np.arange(1000, dtype=np.uint8)
+    path = write_file(tmp_path, "raw", idx_bytes(a), gz=False)  # the data is on disk anyway
+    np.testing.assert_array_equal(read_idx(path, max_bytes=0), a)
+
+
+def test_read_idx_refuses_a_header_declaring_more_than_the_file_holds(tmp_path, bytes_read):
+    content = (2049).to_bytes(4, "big") + (10**6).to_bytes(4, "big") + bytes(10)
+    path = write_file(tmp_path, "short", content, gz=False)
+    with pytest.raises(DatasetError, match=r"short: .*more than the 18 bytes the file holds"):
+        read_idx(path)
+    assert bytes_read == [8]
+
+
+def test_read_idx_stops_a_mib_past_what_its_header_declares(tmp_path, bytes_read):
+    content = idx_bytes(np.zeros(5, np.uint8)) + bytes(3 << 20)
+    path = write_file(tmp_path, "long", content, gz=True)
+    with pytest.raises(DatasetError, match=r"long\.gz: at least 1048578 bytes too long"):
+        read_idx(path)
+    assert bytes_read == [8 + 5 + 1 + (1 << 20) + 1]  # what it declares, one byte, one MiB
+
+
+def test_read_idx_holds_one_copy_of_the_content(tmp_path):
+    a = np.random.default_rng(0).integers(0, 256, (8 << 20,), np.uint8)
+    path = write_file(tmp_path, "eight", idx_bytes(a), gz=True)
+    tracemalloc.start()
+    try:
+        b = read_idx(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    np.testing.assert_array_equal(a, b)
+    assert peak < 1.2 * a.nbytes + (2 << 20), peak  # the content, and one chunk in flight
+
+
+@pytest.mark.parametrize("bad", [-1, 2.0, None])
+def test_read_idx_max_bytes_must_be_a_non_negative_int(tmp_path, bad):
+    path = write_file(tmp_path, "x", idx_bytes(np.zeros(3, np.uint8)), gz=False)
+    with pytest.raises(ValueError, match="max_bytes must be a non-negative int"):
+        read_idx(path, max_bytes=bad)

@@ -10,6 +10,8 @@ import numpy as np
 import pytest
 from guarantees_support import assert_bitwise_equal, blobs, make_net, make_trainer
 
+from xpnn import MultiLayerNet
+from xpnn._bounded_npz import BoundedNpz
 from xpnn.checkpoint import CheckpointError, load_checkpoint
 from xpnn.params_io import load_params, save_params
 
@@ -109,3 +111,43 @@ def test_a_missing_file_is_a_file_not_found_error(tmp_path):
 def test_an_object_without_a_state_dict_is_a_type_error(tmp_path):
     with pytest.raises(TypeError, match="has no state_dict"):
         save_params(object(), tmp_path / "params.pkl")
+
+
+# -- bounded reads (issue 20) ---------------------------------------------------------------
+@pytest.fixture
+def reads(monkeypatch) -> list[str]:
+    """The entries whose data is read (a spy on the reader; headers are not counted)."""
+    seen: list[str] = []
+    real = BoundedNpz.read
+
+    def spy(self, name):
+        seen.append(name)
+        return real(self, name)
+
+    monkeypatch.setattr(BoundedNpz, "read", spy)
+    return seen
+
+
+def test_of_a_trainer_checkpoint_only_the_network_entry_is_read(tmp_path, reads):
+    make_trainer(epochs=1, checkpoint_dir=tmp_path).train()
+    load_params(make_net(seed=5), tmp_path / "checkpoint.npz")
+    assert reads and all(n == "__xpnn_checkpoint__" or n.startswith("network/") for n in reads)
+
+
+def test_parameters_of_another_shape_are_refused_before_their_data_is_read(tmp_path, reads):
+    save_params(make_net(), tmp_path / "params.pkl")  # 12-16-16-3
+    other = MultiLayerNet(12, [16, 8], 3, seed=0)
+    message = r"params\.pkl: entry 'network/W2' is a float32 array of shape \(16, 16\), but"
+    with pytest.raises(CheckpointError, match=message + r" the receiver expects shape \(16, 8\)"):
+        load_params(other, tmp_path / "params.pkl")
+    assert reads == ["__xpnn_checkpoint__"]
+
+
+def test_a_plain_npz_array_of_another_shape_is_refused_before_it_is_read(tmp_path, reads):
+    net = make_net()
+    np.savez(tmp_path / "params.npz", W1=np.zeros((3, 3)))
+    with pytest.raises(
+        CheckpointError, match=r"params\.npz: entry 'W1' .*shape \(3, 3\).*\(12, 16\)"
+    ):
+        load_params(net, tmp_path / "params.npz")
+    assert reads == []

@@ -23,6 +23,16 @@ failed, truncated or corrupt download is deleted, never kept or used. When no mi
 reached, :class:`DatasetNotFoundError` says which files are missing, where they were looked
 for and how to provide them.
 
+**Nothing is read beyond what is expected.** Each file is decompressed, hashed and parsed in
+chunks of 1 MiB, never further than its known size in :data:`MNIST_SIZES` plus one byte
+(the byte that tells a longer file), into one buffer of which the parsed array is a view:
+a file never makes ``load_mnist`` allocate more than that array, at most its known size,
+plus a constant (besides the conversions that ``normalize`` and ``one_hot_label`` ask
+for, which do not depend on the file). An IDX header
+that declares more than the known size is refused at the header, before any data is
+decompressed (it cannot match the checksum); a smaller one is read and then fails the
+checksum. Downloads are cut at the longest size a gzip of the file can have.
+
 **Labels are int64** (the book's loader gives uint8): int64 is the index type every array
 library accepts, where torch would read a uint8 index array as a boolean mask.
 """
@@ -32,20 +42,25 @@ from __future__ import annotations
 import gzip
 import hashlib
 import http.client
+import io
+import math
 import os
 import tempfile
 import zlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 from urllib.request import urlopen
 
 import numpy as np
 
 __all__ = [
+    "DEFAULT_MAX_BYTES",
     "MNIST_FILES",
     "MNIST_MIRRORS",
     "MNIST_SHA256",
+    "MNIST_SIZES",
     "DatasetError",
     "DatasetNotFoundError",
     "default_data_dir",
@@ -74,6 +89,16 @@ MNIST_SHA256: dict[str, str] = {
     "t10k-labels-idx1-ubyte": "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
 }
 
+#: Size in bytes of each file's decompressed content (the canonical MNIST payload). No
+#: file is decompressed further than its size plus one byte, and an IDX header that
+#: declares more is refused before its data is read.
+MNIST_SIZES: dict[str, int] = {
+    "train-images-idx3-ubyte": 47_040_016,
+    "train-labels-idx1-ubyte": 60_008,
+    "t10k-images-idx3-ubyte": 7_840_016,
+    "t10k-labels-idx1-ubyte": 10_008,
+}
+
 #: Mirrors tried in turn for a missing file (``<mirror><name>.gz``).
 MNIST_MIRRORS: tuple[str, ...] = (
     "https://ossci-datasets.s3.amazonaws.com/mnist/",
@@ -83,6 +108,20 @@ MNIST_MIRRORS: tuple[str, ...] = (
 
 _DOWNLOAD_TIMEOUT_S = 30.0
 _CHUNK = 1 << 20
+#: :func:`read_idx`'s ``max_bytes``: the most bytes an IDX header may declare, unless the
+#: file itself is larger.
+DEFAULT_MAX_BYTES = 1 << 30
+#: zlib's bound on deflate's compression ratio (its FAQ: 1032:1): a gzip file of n bytes
+#: holds at most 1032 n bytes.
+_DEFLATE_MAX_RATIO = 1032
+
+
+def _download_limit(name: str) -> int:
+    """The longest download accepted for ``name.gz``: its content stored uncompressed, plus
+    deflate's 5 bytes per stored block of at most 64 KiB and room for gzip's headers."""
+    size = MNIST_SIZES[name]
+    return size + 5 * (size // 65535 + 1) + 4096
+
 
 # IDX element types: third byte of the magic number -> big-endian dtype.
 _IDX_DTYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
@@ -132,26 +171,138 @@ def _find(folder: Path, name: str) -> Path | None:
 
 
 # -- reading and checking -------------------------------------------------------------------
-def _gunzip(data: bytes, source: Any) -> bytes:
+@dataclass
+class _Content:
+    """What reading a file found: its first bytes (all of them unless the content is longer
+    than its IDX header declares), how many bytes the content has (counted up to the
+    reader's limit plus one), their SHA-256, and the shape its IDX header declares."""
+
+    data: bytearray
+    total: int
+    sha256: str
+    shape: tuple[int, ...] | None  # None: no complete header with a valid magic number
+    complete: bool  # whether the end of the content was reached (else total is a minimum)
+
+
+def _declared(head: bytes) -> tuple[tuple[int, ...], int] | None:
+    """The shape and the total size (header included) an IDX header declares; ``None`` when
+    ``head`` is no complete header with a valid magic number."""
+    if len(head) < 4 or head[0] or head[1] or head[2] not in _IDX_DTYPES or head[3] == 0:
+        return None
+    size = 4 + 4 * head[3]
+    if len(head) < size:
+        return None
+    shape = tuple(int.from_bytes(head[i : i + 4], "big") for i in range(4, size, 4))
+    return shape, size + math.prod(shape) * np.dtype(_IDX_DTYPES[head[2]]).itemsize
+
+
+def _open_content(path: Path, gz: bool) -> io.BufferedIOBase:
+    """``path`` opened for reading its content: decompressed as it is read when ``gz``."""
+    return gzip.open(path, "rb") if gz else open(path, "rb")
+
+
+def _read_stream(
+    path: Path,
+    gz: bool,
+    limit: int,
+    refuse: Callable[[tuple[int, ...], int], DatasetError],
+    overrun: int | None = None,
+) -> _Content:
+    """Read the content of ``path`` in chunks, never more than ``limit`` + 1 bytes of it.
+
+    The IDX header is read first: when it declares more than ``limit`` bytes, ``refuse``
+    (given the shape and that size) makes the error raised before anything else is read.
+    The content is kept up to what the header declares plus one byte (``limit`` + 1
+    without a header); the rest, if any, is only hashed and counted, all of it (up to
+    ``limit`` + 1: what a checksum needs) or its first ``overrun`` bytes.
+    """
+    hasher = hashlib.sha256()
     try:
-        return gzip.decompress(data)
-    except (OSError, EOFError, zlib.error) as exc:
+        with _open_content(path, gz) as f:
+            data = bytearray(f.read(4))
+            if len(data) == 4:
+                data += f.read(4 * data[3])
+            found = _declared(bytes(data))
+            if found is not None and found[1] > limit:
+                raise refuse(*found)
+            keep = min(limit if found is None else found[1], limit) + 1
+            while len(data) < keep and (chunk := f.read(min(_CHUNK, keep - len(data)))):
+                data += chunk
+            hasher.update(data)
+            total = len(data)
+            stop = limit if overrun is None else min(limit, len(data) + overrun)
+            while total <= stop and (chunk := f.read(min(_CHUNK, stop + 1 - total))):
+                hasher.update(chunk)
+                total += len(chunk)
+    except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
         raise DatasetError(
-            f"{source}: not a valid gzip file ({exc}); delete it or replace it"
+            f"{path}: not a valid gzip file ({exc}); delete it or replace it"
         ) from None
+    shape = None if found is None else found[0]
+    return _Content(data, total, hasher.hexdigest(), shape, complete=total <= stop)
 
 
-def _read_content(path: Path) -> bytes:
-    """The decompressed content of ``path`` (read as gzip when its name ends in ``.gz``)."""
-    data = path.read_bytes()
-    return _gunzip(data, path) if path.suffix == ".gz" else data
+def _dims(shape: tuple[int, ...]) -> str:
+    return "×".join(str(s) for s in shape)
 
 
-def _check_sha256(source: Any, content: bytes, name: str) -> None:
-    """Refuse ``content`` (the decompressed bytes of ``source``) unless its SHA-256 is the
-    known-good one for ``name``."""
+def _length_error(
+    source: Any, shape: tuple[int, ...], itemsize: int, actual: int, exact: bool = True
+) -> DatasetError:
+    """The error for an IDX file of ``actual`` data bytes (at least, unless ``exact``)
+    whose header declares ``shape``."""
+    expected = math.prod(shape) * itemsize
+    least = "" if exact else "at least "
+    problem = "truncated" if actual < expected else f"{least}{actual - expected} bytes too long"
+    return DatasetError(
+        f"{source}: {problem}: the header says {_dims(shape)} items ({expected} bytes of "
+        f"data), the file holds {least}{actual} bytes"
+    )
+
+
+def _check_complete(content: _Content, source: Any) -> None:
+    """Refuse a content longer than its IDX header declares (of which only the declared
+    size plus one byte was kept)."""
+    # (Without a header, everything up to the reader's limit plus one byte was kept.)
+    if content.shape is not None and content.total > len(content.data):
+        header = 4 + 4 * len(content.shape)
+        itemsize = np.dtype(_IDX_DTYPES[content.data[2]]).itemsize
+        actual = content.total - header
+        raise _length_error(source, content.shape, itemsize, actual, content.complete)
+
+
+def _read_content(path: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> bytearray:
+    """The decompressed content of ``path`` (read as gzip when its name ends in ``.gz``),
+    read in chunks, no further than its IDX header declares plus one byte; refused at the
+    header when that is more than a file of its size can hold, or than the file's size or
+    ``max_bytes`` (whichever is larger), and afterwards when the content is longer."""
+    gz = path.suffix == ".gz"
+    size = path.stat().st_size
+    physical = size * _DEFLATE_MAX_RATIO if gz else size
+    limit = min(physical, max(size, max_bytes))
+
+    def refuse(shape: tuple[int, ...], declared: int) -> DatasetError:
+        said = f"{path}: its IDX header declares {_dims(shape)} items ({declared} bytes)"
+        if declared > physical:
+            held = f"a gzip file of {size} bytes can hold" if gz else "the file holds"
+            return DatasetError(
+                f"{said}, more than the {physical} bytes {held}: truncated or corrupt; "
+                "refused before reading its data"
+            )
+        return DatasetError(
+            f"{said}, more than max_bytes={max_bytes} allows; refused before decompressing "
+            "its data (a hostile file? To read a larger file you trust, pass max_bytes=)"
+        )
+
+    content = _read_stream(path, gz, limit, refuse, overrun=_CHUNK)
+    _check_complete(content, path)
+    return content.data
+
+
+def _check_sha256(source: Any, actual: str, name: str) -> None:
+    """Refuse ``source`` unless ``actual``, the SHA-256 of its (decompressed) content, is
+    the known-good one for ``name``."""
     expected = MNIST_SHA256[name]
-    actual = hashlib.sha256(content).hexdigest()
     if actual != expected:
         raise DatasetError(
             f"{source}: checksum mismatch, refusing to use it: the SHA-256 of its content "
@@ -160,8 +311,35 @@ def _check_sha256(source: Any, content: bytes, name: str) -> None:
         )
 
 
-def _parse_idx(content: bytes, source: Any) -> np.ndarray:
-    """Parse IDX bytes into a (writable, native-endian) array; ``source`` names the file."""
+def _verified(path: Path, gz: bool, name: str, source: Any) -> _Content:
+    """The content of ``path``, read in chunks and never beyond ``MNIST_SIZES[name]`` + 1
+    bytes, refused (naming ``source``) unless its SHA-256 is the known-good one for ``name``;
+    a header that declares more than that size is refused before the data is read."""
+    known = MNIST_SIZES[name]
+    advice = "Delete it to have it downloaded again, or replace it with a good copy."
+
+    def refuse(shape: tuple[int, ...], declared: int) -> DatasetError:
+        return DatasetError(
+            f"{source}: refused at its IDX header, before decompressing its data: it declares "
+            f"{_dims(shape)} items ({declared} bytes with the header), more than the {known} "
+            f"bytes of MNIST's {name}, so its checksum cannot match (a corrupt or hostile "
+            f"file?). {advice}"
+        )
+
+    content = _read_stream(path, gz, known, refuse)
+    if content.total > known:
+        raise DatasetError(
+            f"{source}: checksum mismatch, refusing to use it: its content (decompressed, if "
+            f"gzipped) is longer than the {known} bytes of MNIST's {name}; reading stopped "
+            f"there (a corrupt or hostile file?). {advice}"
+        )
+    _check_sha256(source, content.sha256, name)
+    return content
+
+
+def _parse_idx(content: bytes | bytearray, source: Any) -> np.ndarray:
+    """Parse IDX bytes into a (writable, native-endian) array; ``source`` names the file.
+    The array is a view of ``content`` when that is a (writable) bytearray, else a copy."""
     if len(content) < 4:
         raise DatasetError(
             f"{source}: not an IDX file: {len(content)} bytes, too short for a header"
@@ -178,34 +356,40 @@ def _parse_idx(content: bytes, source: Any) -> np.ndarray:
         )
     shape = tuple(int.from_bytes(content[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
     dtype = np.dtype(_IDX_DTYPES[code])
-    expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
-    actual = len(content) - header
-    if actual != expected:
-        dims = "×".join(str(s) for s in shape)
-        problem = "truncated" if actual < expected else f"{actual - expected} bytes too long"
-        raise DatasetError(
-            f"{source}: {problem}: the header says {dims} items ({expected} bytes of data), "
-            f"the file holds {actual} bytes"
-        )
+    if len(content) - header != math.prod(shape) * dtype.itemsize:
+        raise _length_error(source, shape, dtype.itemsize, len(content) - header)
     array = np.frombuffer(content, dtype=dtype, offset=header).reshape(shape)
-    return array.astype(dtype.newbyteorder("="))  # a writable native-endian copy
+    if not array.flags.writeable:
+        array = array.copy()
+    if not dtype.isnative:
+        array = array.byteswap(inplace=True).view(dtype.newbyteorder("="))
+    return array
 
 
-def read_idx(path: str | os.PathLike) -> np.ndarray:
+def read_idx(path: str | os.PathLike, *, max_bytes: int = DEFAULT_MAX_BYTES) -> np.ndarray:
     """Read one IDX file (gzipped when its name ends in ``.gz``) into a NumPy array.
 
     The shape and dtype are the file's (MNIST: ``uint8``, ``(N, 28, 28)`` images or ``(N,)``
     labels). Raises :class:`DatasetError` naming the file when it is not gzip, has a bad
     magic number, or its length disagrees with its header. No checksum is checked.
+
+    The file is read in chunks into one buffer, of which the array is a view, no further
+    than its header declares (plus one byte). A header that declares more than a file of
+    its size can hold (gzip: 1032 times its size) or more than the file's size or
+    ``max_bytes`` (default :data:`DEFAULT_MAX_BYTES`, 1 GiB), whichever is larger, is
+    refused before its data is read.
     """
+    if isinstance(max_bytes, bool) or not isinstance(max_bytes, int) or max_bytes < 0:
+        raise ValueError(f"max_bytes must be a non-negative int, got {max_bytes!r}")
     path = Path(path)
-    return _parse_idx(_read_content(path), path)
+    return _parse_idx(_read_content(path, max_bytes), path)
 
 
 def _load_file(path: Path, name: str, magic: int) -> np.ndarray:
-    content = _read_content(path)
-    _check_sha256(path, content, name)
-    found = int.from_bytes(content[:4], "big") if len(content) >= 4 else None
+    content = _verified(path, path.suffix == ".gz", name, path)
+    _check_complete(content, path)
+    data = content.data
+    found = int.from_bytes(data[:4], "big") if len(data) >= 4 else None
     if found != magic:
         kind = "images" if magic == 2051 else "labels"
         shown = "none" if found is None else str(found)
@@ -213,7 +397,7 @@ def _load_file(path: Path, name: str, magic: int) -> np.ndarray:
             f"{path}: bad magic number {shown}, expected {magic} (MNIST {kind}); is this the "
             "right file?"
         )
-    array = _parse_idx(content, path)
+    array = _parse_idx(data, path)
     if magic == 2051 and array.shape[1:] != (28, 28):
         raise DatasetError(f"{path}: images are {array.shape[1:]}, expected (28, 28)")
     if magic == 2049 and array.size and int(array.max()) > 9:
@@ -222,6 +406,19 @@ def _load_file(path: Path, name: str, magic: int) -> np.ndarray:
 
 
 # -- downloading ----------------------------------------------------------------------------
+def _copy_response(resp: Any, out: BinaryIO, limit: int, url: str) -> None:
+    """Copy a download to ``out`` in chunks, refusing one longer than ``limit`` bytes."""
+    copied = 0
+    while chunk := resp.read(min(_CHUNK, limit + 1 - copied)):
+        copied += len(chunk)
+        if copied > limit:
+            raise DatasetError(
+                f"{url}: longer than {limit} bytes, more than any gzip of this MNIST file; "
+                "stopped there"
+            )
+        out.write(chunk)
+
+
 def _try_download(folder: Path, name: str) -> tuple[Path | None, list[str]]:
     """Download ``name.gz`` into ``folder`` from the first mirror whose copy verifies.
 
@@ -243,11 +440,10 @@ def _try_download(folder: Path, name: str) -> tuple[Path | None, list[str]]:
         tmp = Path(tmp_name)
         try:
             with os.fdopen(fd, "wb") as out, urlopen(url, timeout=_DOWNLOAD_TIMEOUT_S) as resp:
-                while chunk := resp.read(_CHUNK):
-                    out.write(chunk)
+                _copy_response(resp, out, _download_limit(name), url)
                 out.flush()
                 os.fsync(out.fileno())
-            _check_sha256(url, _gunzip(tmp.read_bytes(), url), name)
+            _verified(tmp, True, name, url)
             os.replace(tmp, target)
             return target, errors
         except (OSError, EOFError, zlib.error, http.client.HTTPException, DatasetError) as exc:

@@ -15,17 +15,24 @@ the script names the file ``params.pkl``, and never unpickles: a pickle file (re
 its first bytes) is refused with a message that says how to convert it. A plain ``.npz`` of
 parameter arrays (``W1``, ``b1``, ...; what that conversion writes) loads as well: its
 arrays replace those parameters, everything else stays as it is.
+
+Nothing is read before it is known to fit: every array in the file must have the shape of
+the network's array of that name (its header is read first, see
+:func:`xpnn.checkpoint.load_checkpoint`'s ``expected``), the rest (the dropout generator's
+state) is bounded by :data:`~xpnn.checkpoint.SMALL_BYTES`, and of a Trainer checkpoint only
+the ``network`` entry is read. A file cannot make ``load_params`` allocate more than the
+network's own arrays plus that constant.
 """
 
 from __future__ import annotations
 
 import os
-import zipfile
 from typing import Any
 
 import numpy as np
 
-from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from ._bounded_npz import BoundedNpz, NpzRefused
+from .checkpoint import SMALL_BYTES, CheckpointError, load_checkpoint, save_checkpoint
 
 __all__ = ["load_params", "save_params"]
 
@@ -58,15 +65,62 @@ def _is_pickle(path: str) -> bool:
     return len(head) == 2 and head[0] == 0x80 and head[1] in _PICKLE_PROTOCOLS
 
 
-def _plain_npz(path: str) -> dict[str, np.ndarray] | None:
-    """The arrays of a plain ``.npz`` (no xpnn manifest, no pickled entries), or ``None``."""
+def _plain_npz(path: str, state: dict[str, Any]) -> dict[str, np.ndarray] | None:
+    """The arrays of a plain ``.npz`` (one without an xpnn manifest), each read only once
+    its header shows the shape of the network's array of that name; ``None`` when ``path``
+    is not a plain ``.npz``. Raises :class:`CheckpointError` for one that does not fit."""
     try:
-        with np.load(path, allow_pickle=False) as npz:
-            if not isinstance(npz, np.lib.npyio.NpzFile) or "__xpnn_checkpoint__" in npz.files:
-                return None
-            return {name: npz[name] for name in npz.files}
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile, AttributeError):
+        npz = BoundedNpz(path)
+    except NpzRefused:
         return None
+    with npz:
+        if "__xpnn_checkpoint__" in npz.names:
+            return None
+        unexpected = sorted(set(npz.names) - set(state))
+        if unexpected:
+            raise CheckpointError(
+                f"{path}: arrays {unexpected} are not parameters of this network, which has "
+                f"{sorted(k for k in state if k != 'dropout_rng')}"
+            )
+        try:
+            small = 0
+            for name in npz.names:
+                header, target = npz.header(name), state[name]
+                if isinstance(target, np.ndarray):
+                    header.check_fits(name, target.shape, target.dtype)
+                elif (small := small + header.nbytes) > SMALL_BYTES:
+                    raise NpzRefused(
+                        f"entry {name!r} declares {header.nbytes} bytes; besides the "
+                        f"network's arrays, an .npz may hold {SMALL_BYTES} bytes; refused "
+                        "before reading its data"
+                    )
+            return {name: npz.read(name) for name in npz.names}
+        except NpzRefused as exc:
+            raise CheckpointError(f"{path}: {exc}") from None
+
+
+def _saved_state(source: str, current: dict[str, Any]) -> Any:
+    """The state a parameter file holds for a network whose state is ``current``."""
+    # The network's arrays bound what is read; the rest of its entry (the dropout
+    # generator's state) and "architecture" (a string) are small; nothing else is read.
+    arrays = {k: v for k, v in current.items() if isinstance(v, np.ndarray)}
+    error: CheckpointError | None = None
+    try:
+        tree = load_checkpoint(source, expected={"network": arrays, "architecture": None})
+    except CheckpointError as exc:
+        error = exc
+    if error is not None:  # out of the except block: a refused plain .npz raises alone
+        plain = _plain_npz(source, current)
+        if plain is None:
+            raise error
+        return {**current, **plain}
+    saved = tree.get("network")
+    if not isinstance(saved, dict):
+        raise CheckpointError(
+            f"{source}: an xpnn checkpoint, but with no 'network' entry: not written by "
+            "save_params or a Trainer"
+        )
+    return saved
 
 
 def load_params(network: Any, path: str | os.PathLike) -> None:
@@ -90,28 +144,7 @@ def load_params(network: Any, path: str | os.PathLike) -> None:
             f"np.savez('params.npz', **pickle.load(open('{source}', 'rb')))\" and load "
             "params.npz instead"
         )
-    try:
-        tree = load_checkpoint(source)
-    except CheckpointError:
-        plain = _plain_npz(source)
-        if plain is None:
-            raise
-        state = dict(current)
-        unexpected = sorted(set(plain) - set(state))
-        if unexpected:
-            raise CheckpointError(
-                f"{source}: arrays {unexpected} are not parameters of this network, which has "
-                f"{sorted(k for k in state if k != 'dropout_rng')}"
-            ) from None
-        state.update(plain)
-    else:
-        saved = tree.get("network")
-        if not isinstance(saved, dict):
-            raise CheckpointError(
-                f"{source}: an xpnn checkpoint, but with no 'network' entry: not written by "
-                "save_params or a Trainer"
-            )
-        state = saved
+    state = _saved_state(source, current)
     try:
         network.load_state_dict(state)
     except (TypeError, ValueError) as exc:
