@@ -55,6 +55,8 @@ from urllib.request import urlopen
 
 import numpy as np
 
+from ._array_api import one_hot
+
 __all__ = [
     "DEFAULT_MAX_BYTES",
     "MNIST_FILES",
@@ -504,23 +506,7 @@ def load_mnist(
         A file is corrupt (checksum, gzip or IDX structure); it names the file.
     """
     folder = Path(data_dir).expanduser() if data_dir is not None else default_data_dir()
-    paths: dict[str, Path] = {}
-    missing = [name for name, _ in MNIST_FILES.values() if _find(folder, name) is None]
-    errors: list[str] = []
-    if missing and download:
-        for name in list(missing):
-            path, errs = _try_download(folder, name)
-            errors += errs
-            if path is None:
-                break
-            missing.remove(name)
-    if missing:
-        raise _not_found(folder, missing, errors)
-    for name, _ in MNIST_FILES.values():
-        found = _find(folder, name)
-        assert found is not None
-        paths[name] = found
-
+    paths = _locate(folder, download)
     arrays = {
         key: _load_file(paths[name], name, magic) for key, (name, magic) in MNIST_FILES.items()
     }
@@ -532,22 +518,54 @@ def load_mnist(
                 f"({paths[MNIST_FILES[f'{split}_img'][0]].name}, "
                 f"{paths[MNIST_FILES[f'{split}_label'][0]].name})"
             )
-
-    def images(x: np.ndarray) -> np.ndarray:
-        if normalize:
-            x = x.astype(np.float32)
-            x /= np.float32(255.0)
-        return x.reshape(len(x), -1) if flatten else x.reshape(len(x), 1, *x.shape[1:])
-
-    def labels(t: np.ndarray) -> np.ndarray:
-        if one_hot_label:
-            return (t[:, None] == np.arange(10, dtype=t.dtype)).astype(np.float32)
-        return t.astype(np.int64)
-
     return (
-        (images(arrays["train_img"]), labels(arrays["train_label"])),
-        (images(arrays["test_img"]), labels(arrays["test_label"])),
+        (
+            _images(arrays["train_img"], normalize, flatten),
+            _labels(arrays["train_label"], one_hot_label),
+        ),
+        (
+            _images(arrays["test_img"], normalize, flatten),
+            _labels(arrays["test_label"], one_hot_label),
+        ),
     )
+
+
+def _locate(folder: Path, download: bool) -> dict[str, Path]:
+    """The path of each MNIST file in ``folder``, downloading the missing ones (when
+    ``download``); :class:`DatasetNotFoundError` where some remain missing."""
+    missing = [name for name, _ in MNIST_FILES.values() if _find(folder, name) is None]
+    errors: list[str] = []
+    if missing and download:
+        for name in list(missing):
+            path, errs = _try_download(folder, name)
+            errors += errs
+            if path is None:
+                break
+            missing.remove(name)
+    if missing:
+        raise _not_found(folder, missing, errors)
+    paths: dict[str, Path] = {}
+    for name, _ in MNIST_FILES.values():
+        found = _find(folder, name)
+        assert found is not None
+        paths[name] = found
+    return paths
+
+
+def _images(x: np.ndarray, normalize: bool, flatten: bool) -> np.ndarray:
+    """uint8 images (N, 28, 28) as float32 in [0, 1] (``normalize``), (N, 784) or
+    (N, 1, 28, 28) (``flatten``)."""
+    if normalize:
+        x = x.astype(np.float32)
+        x /= np.float32(255.0)
+    return x.reshape(len(x), -1) if flatten else x.reshape(len(x), 1, *x.shape[1:])
+
+
+def _labels(t: np.ndarray, one_hot_label: bool) -> np.ndarray:
+    """uint8 labels as int64 (N,), or float32 one-hot rows (N, 10)."""
+    if one_hot_label:
+        return one_hot(t, 10, np.float32)
+    return t.astype(np.int64)
 
 
 # -- shuffling and splitting ----------------------------------------------------------------
