@@ -13,6 +13,14 @@ from .backends import (
     default_backend,
     get_backend,
 )
+from .callbacks import (
+    Callback,
+    DivergenceGuard,
+    Evaluation,
+    LambdaCallback,
+    LearningRateScheduler,
+    ModelCheckpoint,
+)
 from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from .conv import Convolution, Pooling, col2im, conv_output_size, im2col
 from .convnet import DeepConvNet, SimpleConvNet
@@ -41,7 +49,9 @@ from .optimizers import (
     RMSprop,
     get_optimizer,
 )
+from .progress import ProgressLogger
 from .random import Generator, spawn_seeds
+from .trainable import BookStyleNetwork, TrainableNetwork
 from .training import DivergenceError, Trainer
 from .tuning import (
     Choice,
@@ -73,6 +83,8 @@ __all__ = [
     "Backend",
     "BackendError",
     "BatchNormalization",
+    "BookStyleNetwork",
+    "Callback",
     "CheckpointError",
     "Choice",
     "Convolution",
@@ -80,17 +92,23 @@ __all__ = [
     "DatasetNotFoundError",
     "DeepConvNet",
     "DivergenceError",
+    "DivergenceGuard",
     "Dropout",
+    "Evaluation",
     "Generator",
     "GradCheckReport",
     "IntUniform",
+    "LambdaCallback",
+    "LearningRateScheduler",
     "LogUniform",
+    "ModelCheckpoint",
     "Momentum",
     "MultiLayerNet",
     "Nesterov",
     "Network",
     "Optimizer",
     "Pooling",
+    "ProgressLogger",
     "RMSprop",
     "Relu",
     "SearchResult",
@@ -98,6 +116,7 @@ __all__ = [
     "SimpleConvNet",
     "SoftmaxWithLoss",
     "Tanh",
+    "TrainableNetwork",
     "Trainer",
     "Trial",
     "Uniform",

@@ -120,6 +120,9 @@ class EpochLosses:
 class Trainer:
     """Train ``network`` with ``optimizer`` on ``(x_train, t_train)``, evaluating each epoch.
 
+    Ctrl-C stops :meth:`train` at the next step boundary, saving a checkpoint there when
+    ``checkpoint_dir`` is set, and raises ``KeyboardInterrupt``; ``train()`` continues.
+
     Parameters
     ----------
     network:
@@ -164,9 +167,6 @@ class Trainer:
     callbacks:
         More :class:`~xpnn.callbacks.Callback` objects, called after ``on_epoch_end`` and
         before progress and checkpoints (the order is in :mod:`xpnn.callbacks`).
-
-    Ctrl-C stops :meth:`train` at the next step boundary, saving a checkpoint there when
-    ``checkpoint_dir`` is set, and raises ``KeyboardInterrupt``; ``train()`` continues.
     """
 
     current_epoch: int  #: epochs done
