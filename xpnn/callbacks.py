@@ -111,29 +111,31 @@ class CallbackList:
     """Calls one hook on each callback, in order, skipping those that do not override it
     (so a step costs only the hooks that do something)."""
 
-    def __init__(self, callbacks: Iterable[Callback]) -> None:
-        self.callbacks = list(callbacks)
-        for cb in self.callbacks:
+    def __init__(self, callbacks: Iterable[Callback] = ()) -> None:
+        self._by_hook: dict[str, list[Callable[..., Any]]] = {hook: [] for hook in HOOKS}
+        self.update(callbacks)
+
+    def update(self, callbacks: Iterable[Callback]) -> None:
+        """Dispatch to ``callbacks`` from now on (the lists :meth:`hooks` returned are
+        updated in place)."""
+        callbacks = list(callbacks)
+        for cb in callbacks:
             if not isinstance(cb, Callback):
                 raise TypeError(
                     f"callbacks must be xpnn.callbacks.Callback instances, got "
                     f"{type(cb).__name__}; subclass Callback and override its hooks"
                 )
-        self._by_hook = {
-            hook: [getattr(cb, hook) for cb in self.callbacks if _overrides(cb, hook)]
-            for hook in HOOKS
-        }
-
-    def __iter__(self):
-        return iter(self.callbacks)
+        for hook, methods in self._by_hook.items():
+            methods[:] = [getattr(cb, hook) for cb in callbacks if _overrides(cb, hook)]
 
     def call(self, hook: str, trainer: Any, *args: Any) -> None:
         for method in self._by_hook[hook]:
             method(trainer, *args)
 
-    def has(self, hook: str) -> bool:
-        """Whether any callback does something at ``hook``."""
-        return bool(self._by_hook[hook])
+    def hooks(self, hook: str) -> list[Callable[..., Any]]:
+        """The callbacks' methods that do something at ``hook``, in order: a list that a
+        loop may keep and call itself (saving a lookup per step)."""
+        return self._by_hook[hook]
 
 
 def _overrides(cb: Callback, hook: str) -> bool:

@@ -40,12 +40,11 @@ import math
 import os
 import sys
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
 
-from .backends import Backend
 from .callbacks import (
     Callback,
     CallbackList,
@@ -85,13 +84,13 @@ def _optimizer(optimizer: str | Optimizer, optimizer_param: dict[str, Any] | Non
 class EpochLosses:
     """One epoch's losses: read at once on the CPU; on a device, kept there until
     :meth:`read`, which moves all pending ones to the host in one transfer. Each value read
-    goes to ``on_read(first_step, values)`` (the divergence guard) before it is kept."""
+    goes to the ``on_losses_read`` hooks (``hooks(trainer, first_step, values)``: the
+    divergence guard) before it is kept."""
 
-    def __init__(self, backend: Backend, first_step: int,
-                 on_read: Callable[[int, Sequence[float]], None], values: Iterable[float] = ()
-                 ) -> None:  # fmt: skip
-        self._backend, self._on_cpu = backend, backend.is_cpu
-        self.first_step, self._on_read = first_step, on_read
+    def __init__(self, trainer: Any, first_step: int, values: Iterable[float] = ()) -> None:
+        self._trainer, self._backend = trainer, trainer.backend
+        self._on_cpu, self.first_step = trainer.backend.is_cpu, first_step
+        self._hooks = trainer._calls.hooks("on_losses_read")  # kept up to date in place
         self.values: list[float] = list(values)  # read and checked
         self._pending: list[Any] = []  # 0-d device arrays, not read yet
 
@@ -101,7 +100,8 @@ class EpochLosses:
     def add(self, loss: Any) -> None:
         if self._on_cpu:
             value = float(loss)
-            self._on_read(self.first_step + len(self.values), (value,))
+            for hook in self._hooks:
+                hook(self._trainer, self.first_step + len(self.values), (value,))
             self.values.append(value)
         else:
             self._pending.append(loss)
@@ -111,7 +111,8 @@ class EpochLosses:
         if self._pending:
             host = self._backend.to_numpy(self._backend.xp.stack(self._pending))
             values = [float(v) for v in host]
-            self._on_read(self.first_step + len(self.values), values)
+            for hook in self._hooks:
+                hook(self._trainer, self.first_step + len(self.values), values)
             self.values.extend(values)
             self._pending.clear()
         return self.values[-1] if self.values else math.nan
@@ -234,6 +235,7 @@ class Trainer:
         self.iter_per_epoch = math.ceil(self.train_size / self.batch_size)
         self.max_iter = self.epochs * self.iter_per_epoch
         self._seed = spawn_seeds(seed, 1)[0]
+        self._calls = CallbackList()
         self._start(0, 0, 0, ([], [], [], []), [], 0.0)
         if resume:
             self.load_checkpoint(resume_path(resume, self.checkpoint_dir))
@@ -246,7 +248,7 @@ class Trainer:
     def train(self) -> dict[str, list[float]]:
         """Run the remaining epochs (from the middle of one, when resumed or interrupted
         there); return the history (also kept on the trainer)."""
-        self._calls = CallbackList(self.callbacks)
+        self._calls.update(self.callbacks)  # as the list is now
         with self.backend.activate(), DeferredInterrupt() as interrupt:  # CuPy: the device
             self._calls.call("on_train_begin", self)
             while self.current_epoch < self.epochs:
@@ -261,23 +263,26 @@ class Trainer:
         if self.epoch_step == 0:
             if self.trainable:
                 self.network.reseed_dropout(epoch)  # masks from (seed, epoch): no replay
-            self.epoch_losses = self._losses(self.current_iter, [])
+            self.epoch_losses = EpochLosses(self, self.current_iter)
             self._elapsed = 0.0
         calls.call("on_epoch_begin", self, epoch)
+        begin, end = calls.hooks("on_step_begin"), calls.hooks("on_step_end")
         for idx in batches[self.epoch_step :]:
             step = self.current_iter
-            calls.call("on_step_begin", self, step)
+            for hook in begin:
+                hook(self, step)
             self._step(idx)
             self.current_iter, self.epoch_step = step + 1, self.epoch_step + 1
-            calls.call("on_step_end", self, step)
-            if self.epoch_step < len(batches) and interrupt.check():
-                self._interrupted()
+            for hook in end:
+                hook(self, step)
+            if interrupt.requested and self.epoch_step < len(batches):
+                self._interrupted(interrupt)
         self.epoch_losses.read()
         self.train_loss_list.extend(self.epoch_losses.values)
         self.current_epoch, self.epoch_step = epoch + 1, 0
         calls.call("on_epoch_end", self, epoch)
-        if interrupt.check():
-            self._interrupted()
+        if interrupt.requested:
+            self._interrupted(interrupt)
 
     def _step(self, idx: Any) -> None:
         """One step on the training samples at ``idx`` (indices on the device): gather the
@@ -293,16 +298,11 @@ class Trainer:
         self.epoch_losses.add(loss)  # on a GPU, kept there: no host synchronisation per step
         self.optimizer.update(net.params, grads)
 
-    def _interrupted(self) -> None:
+    def _interrupted(self, interrupt: DeferredInterrupt) -> None:
+        interrupt.check()  # seen: forget it
         self._elapsed, self._clock = self.epoch_seconds(), None
         self._calls.call("on_interrupt", self)
         raise KeyboardInterrupt
-
-    def _losses(self, first_step: int, values: list[float]) -> EpochLosses:
-        def on_read(first: int, read: Sequence[float]) -> None:
-            self._calls.call("on_losses_read", self, first, read)
-
-        return EpochLosses(self.backend, first_step, on_read, values)
 
     def epoch_seconds(self) -> float:
         """Seconds spent in the current epoch so far (across a resume)."""
@@ -364,8 +364,8 @@ class Trainer:
         the epoch in progress's losses and seconds."""
         self.current_epoch, self.current_iter, self.epoch_step = epoch, step, epoch_step
         self.train_loss_list, self.train_acc_list, self.test_acc_list, self.epoch_time_list = lists
-        self._calls = CallbackList(self.callbacks)
-        self.epoch_losses = self._losses(step - epoch_step, partial)
+        self._calls.update(self.callbacks)
+        self.epoch_losses = EpochLosses(self, step - epoch_step, partial)
         self._elapsed, self._clock = seconds, None
 
 
