@@ -128,18 +128,8 @@ def plot_history(history: dict[str, list[float]], iter_per_epoch: int, path: str
     plt.close(fig)
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    backend = xpnn.backend
-    log = (lambda *a: None) if args.quiet else print
-    log(f"xpnn {xpnn.__version__} on {backend.name} ({backend.device})")
-
-    (x_train, t_train), (x_test, t_test) = load_mnist(
-        normalize=True, flatten=True, data_dir=args.data_dir
-    )
-    if args.limit is not None:
-        x_train, t_train = x_train[: args.limit], t_train[: args.limit]
-    net = MultiLayerNet(
+def build(args: argparse.Namespace, backend: xpnn.Backend) -> MultiLayerNet:
+    return MultiLayerNet(
         input_size=784,
         hidden_size_list=args.hidden,
         output_size=10,
@@ -152,6 +142,20 @@ def main(argv: list[str] | None = None) -> int:
         backend=backend,
         seed=args.seed,
     )
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    backend = xpnn.backend
+    log = (lambda *a: None) if args.quiet else print
+    log(f"xpnn {xpnn.__version__} on {backend.name} ({backend.device})")
+
+    (x_train, t_train), (x_test, t_test) = load_mnist(
+        normalize=True, flatten=True, data_dir=args.data_dir
+    )
+    if args.limit is not None:
+        x_train, t_train = x_train[: args.limit], t_train[: args.limit]
+    net = build(args, backend)
     log(
         f"network 784-{'-'.join(map(str, args.hidden))}-10 {args.activation}, init {args.init}, "
         f"batchnorm {'on' if args.batchnorm else 'off'}, dropout {args.dropout}, "
