@@ -44,7 +44,6 @@ import opcount  # noqa: E402
 from numpy_mlp import NumpyMLP  # noqa: E402
 
 import xpnn  # noqa: E402
-from xpnn.training import _EpochLosses  # noqa: E402
 
 Step = Callable[[int], None]  # run the step for batch number i
 
@@ -87,10 +86,9 @@ def xpnn_step(case: opcount.Case, batch: int, n: int) -> Step:
                            optimizer=case.optimizer, optimizer_param={"lr": case.lr},
                            verbose=False, seed=0)  # fmt: skip
     batches = trainer._epoch_batches(0)
-    losses = _EpochLosses(trainer, 0)
 
     def step(i: int) -> None:
-        trainer._step(batches[i % len(batches)], losses)
+        trainer._step(batches[i % len(batches)])
 
     return step
 

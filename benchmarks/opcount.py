@@ -40,7 +40,6 @@ if str(ROOT) not in sys.path:
 
 import xpnn  # noqa: E402
 from xpnn.backends import Backend, get_backend  # noqa: E402
-from xpnn.training import _EpochLosses  # noqa: E402
 
 _METADATA_FUNCTIONS = frozenset(
     {"isdtype", "finfo", "iinfo", "result_type", "can_cast", "__array_namespace_info__"}
@@ -393,12 +392,11 @@ def count_step(case: Case, backend: str | Backend = "array_api_strict", warm: in
     trainer.optimizer.update = counted_update
     with inner.activate():
         batches = trainer._epoch_batches(0)
-        losses = _EpochLosses(trainer, 0)
         for idx in batches[:warm]:
-            trainer._step(idx, losses)
+            trainer._step(idx)
         counter.active = True
         with counter.phase("batch"):
-            trainer._step(batches[warm], losses)
+            trainer._step(batches[warm])
         counter.active = False
     return {
         "batch": counter.total("batch"),

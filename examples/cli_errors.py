@@ -18,7 +18,9 @@ Then a missing data set, a backend that cannot be used (``xpnn.BackendError``, r
 ``import xpnn`` for a bad ``XPNN_BACKEND`` or ``XPNN_DEVICE``, or by ``--backend``), a bad
 argument (argparse's, or a ``ValueError`` from xpnn naming the value), a missing package or
 a file that cannot be read or written prints ``SCRIPT: error: ...`` on one line of stderr
-and exits with status 2; Ctrl-C prints ``SCRIPT: interrupted`` and exits with 130.
+and exits with status 2; Ctrl-C prints ``SCRIPT: interrupted`` (followed by the
+interrupt's message, if it has one: where training stopped and how to resume it, see
+:mod:`cli_checkpoints`) and exits with 130.
 ``--debug`` shows the full traceback instead. Any other exception is a bug and keeps its
 traceback.
 """
@@ -83,10 +85,10 @@ def run(main: Callable[[list[str]], Any], argv: list[str] | None = None) -> NoRe
     args = sys.argv[1:] if argv is None else list(argv)
     try:
         status = main(args)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         if _debug(args):
             raise
-        print(f"{_prog()}: interrupted", file=sys.stderr)
+        print(f"{_prog()}: interrupted" + (f" {exc}" if str(exc) else ""), file=sys.stderr)
         sys.exit(130)
     except Exception as exc:
         line = describe(exc)

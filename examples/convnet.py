@@ -27,8 +27,9 @@ import sys
 import time
 from collections.abc import Callable
 
-# cli_errors and mnist.py live beside this file (on sys.path already when it is run as a script)
+# cli_errors, cli_checkpoints and mnist.py live beside this file (on sys.path when it is run)
 sys.path.insert(1, os.path.dirname(os.path.abspath(__file__)))
+import cli_checkpoints
 import cli_errors  # before xpnn: a bad XPNN_BACKEND is a one-line error too
 
 import xpnn
@@ -82,11 +83,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=EVAL_SAMPLES,
         help=f"images of each set evaluated after every epoch (default {EVAL_SAMPLES:,})",
     )
-    p.add_argument("--checkpoint-dir", default=None, help="save a checkpoint each epoch here")
-    p.add_argument("--resume", default=None, help="checkpoint file to continue from")
+    cli_checkpoints.add_arguments(p)
     p.add_argument("--plot", default=None, metavar="PATH", help="write loss/accuracy curves (PNG)")
     p.add_argument("--quiet", action="store_true", help="print only the final accuracy")
     args = p.parse_args(argv)
+    args.checkpoint_dir = cli_checkpoints.folder(p, args)
     defaults = DEFAULTS["deep" if args.deep else "simple"]
     for key, value in defaults.items():
         if getattr(args, key) is None:
@@ -149,6 +150,7 @@ def main(argv: list[str] | None = None) -> int:
         seed=args.seed,
         lr_schedule=cosine(args.lr, args.epochs) if args.lr_schedule == "cosine" else None,
         checkpoint_dir=args.checkpoint_dir,
+        checkpoint_steps=args.checkpoint_steps,
         resume=args.resume,
         eval_batch_size=1_000,
     )
@@ -158,6 +160,8 @@ def main(argv: list[str] | None = None) -> int:
     except DivergenceError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:  # the Trainer saved a checkpoint at the step it stopped
+        raise cli_checkpoints.interrupted(trainer, argv) from None
     seconds = time.perf_counter() - start
     accuracy = net.accuracy(x_test, t_test)  # all of x_test, whatever --eval-samples is
     print(

@@ -19,8 +19,9 @@ import os
 import sys
 import time
 
-# cli_errors lives beside this file (on sys.path already when this file is run as a script)
+# cli_errors and cli_checkpoints live beside this file (on sys.path already when it is run)
 sys.path.insert(1, os.path.dirname(os.path.abspath(__file__)))
+import cli_checkpoints
 import cli_errors  # before xpnn: a bad XPNN_BACKEND is a one-line error too
 
 import xpnn
@@ -86,11 +87,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--data-dir", default=None, help="folder holding the four MNIST files")
     p.add_argument("--limit", type=int, default=None, help="train on the first N images only")
-    p.add_argument("--checkpoint-dir", default=None, help="save a checkpoint each epoch here")
-    p.add_argument("--resume", default=None, help="checkpoint file to continue from")
+    cli_checkpoints.add_arguments(p)
     p.add_argument("--plot", default=None, metavar="PATH", help="write loss/accuracy curves (PNG)")
     p.add_argument("--quiet", action="store_true", help="print only the final accuracy")
     args = p.parse_args(argv)
+    args.checkpoint_dir = cli_checkpoints.folder(p, args)
     if args.dropout and not 0.0 <= args.dropout < 1.0:
         p.error(f"--dropout must be in [0, 1), got {args.dropout}")
     if args.limit is not None and args.limit < 1:
@@ -127,18 +128,8 @@ def plot_history(history: dict[str, list[float]], iter_per_epoch: int, path: str
     plt.close(fig)
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    backend = xpnn.backend
-    log = (lambda *a: None) if args.quiet else print
-    log(f"xpnn {xpnn.__version__} on {backend.name} ({backend.device})")
-
-    (x_train, t_train), (x_test, t_test) = load_mnist(
-        normalize=True, flatten=True, data_dir=args.data_dir
-    )
-    if args.limit is not None:
-        x_train, t_train = x_train[: args.limit], t_train[: args.limit]
-    net = MultiLayerNet(
+def build(args: argparse.Namespace, backend: xpnn.Backend) -> MultiLayerNet:
+    return MultiLayerNet(
         input_size=784,
         hidden_size_list=args.hidden,
         output_size=10,
@@ -151,6 +142,20 @@ def main(argv: list[str] | None = None) -> int:
         backend=backend,
         seed=args.seed,
     )
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    backend = xpnn.backend
+    log = (lambda *a: None) if args.quiet else print
+    log(f"xpnn {xpnn.__version__} on {backend.name} ({backend.device})")
+
+    (x_train, t_train), (x_test, t_test) = load_mnist(
+        normalize=True, flatten=True, data_dir=args.data_dir
+    )
+    if args.limit is not None:
+        x_train, t_train = x_train[: args.limit], t_train[: args.limit]
+    net = build(args, backend)
     log(
         f"network 784-{'-'.join(map(str, args.hidden))}-10 {args.activation}, init {args.init}, "
         f"batchnorm {'on' if args.batchnorm else 'off'}, dropout {args.dropout}, "
@@ -170,6 +175,7 @@ def main(argv: list[str] | None = None) -> int:
         verbose=not args.quiet,
         seed=args.seed,
         checkpoint_dir=args.checkpoint_dir,
+        checkpoint_steps=args.checkpoint_steps,
         resume=args.resume,
     )
     start = time.perf_counter()
@@ -178,6 +184,8 @@ def main(argv: list[str] | None = None) -> int:
     except DivergenceError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:  # the Trainer saved a checkpoint at the step it stopped
+        raise cli_checkpoints.interrupted(trainer, argv) from None
     seconds = time.perf_counter() - start
     print(
         f"test accuracy {history['test_acc'][-1]:.4f} after {len(history['test_acc'])} epochs "

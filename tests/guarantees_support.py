@@ -8,6 +8,7 @@ Nothing here is a test. The child processes import this module by putting ``test
 from __future__ import annotations
 
 import importlib.util
+import io
 import math
 import os
 import subprocess
@@ -26,6 +27,14 @@ ROOT = TESTS.parent
 CPU_BACKENDS = ["numpy", "array_api_strict"] + (
     ["torch"] if importlib.util.find_spec("torch") is not None else []
 )
+
+
+class Terminal(io.StringIO):
+    """A stream that says it is a terminal: the Trainer draws its progress bar there (on a
+    stream that is not, such as a log file, it prints only a line per epoch)."""
+
+    def isatty(self) -> bool:
+        return True
 
 
 def blobs(n: int = 240, d: int = 12, k: int = 3, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -139,6 +148,7 @@ __all__ = [
     "CPU_BACKENDS",
     "ROOT",
     "TESTS",
+    "Terminal",
     "assert_bitwise_equal",
     "blobs",
     "child_env",

@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import io
 import math
+import sys
 
 import numpy as np
 import pytest
-from guarantees_support import assert_bitwise_equal, blobs, make_trainer, run_state
+from guarantees_support import Terminal, assert_bitwise_equal, blobs, make_trainer, run_state
 from standin import count_host_reads, cupy_like_devices
 
 import xpnn
@@ -56,8 +57,9 @@ def test_verbose_and_quiet_training_record_the_same_losses_on_the_standin(standi
 @pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")
 @pytest.mark.parametrize("verbose", [False, True])
 def test_divergence_on_the_standin_names_the_first_bad_step_and_stops_within_its_epoch(
-    standin, verbose
+    standin, verbose, monkeypatch
 ):
+    monkeypatch.setattr(sys, "stderr", Terminal())  # verbose: the bar reads at each refresh
     trainer = make_trainer(
         standin, epochs=4, optimizer="SGD", optimizer_param={"lr": 0.01},
         lr_schedule=lambda step: 0.01 if step < 10 else 1e300, schedule_by="step",
@@ -121,6 +123,7 @@ def test_an_epoch_reads_the_device_a_bounded_number_of_times_whatever_its_steps(
 
 
 def test_a_verbose_epoch_reads_the_device_once_per_progress_refresh(monkeypatch):
+    monkeypatch.setattr(sys, "stderr", Terminal())  # the bar is drawn on a terminal
     quiet = _reads_of_one_epoch(monkeypatch, 400, verbose=False)
     every_step = _reads_of_one_epoch(
         monkeypatch, 400, verbose=True, refresh_interval=0.0, file=io.StringIO()
@@ -152,6 +155,7 @@ def test_training_on_a_second_device_keeps_every_array_there(monkeypatch, standi
     """CuPy allocates on the current device whatever ``device=`` says: xpnn must make the
     network's device current around construction, passes, updates and training."""
     x, t = blobs()
+    monkeypatch.setattr(sys, "stderr", Terminal())  # with the progress bar's reads
     with cupy_like_devices(monkeypatch):
         net = MultiLayerNet(12, [16, 16], 3, use_batchnorm=True, use_dropout=True,
                             weight_decay_lambda=1e-3, seed=0, backend=standin)  # fmt: skip

@@ -35,7 +35,9 @@ needs_sigkill = pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs
 EPOCHS = 3
 
 #: The child trains for EPOCHS epochs, checkpointing after each, and stalls inside the save
-#: after epoch 2 (``window``): it creates the file ``signal`` and sleeps until killed.
+#: after epoch 2 (``window``): it creates the file ``signal`` and sleeps until killed. With
+#: ``steps`` it checkpoints every 3 steps instead (and at the end), and stalls inside the save
+#: after step 9 (the third step of epoch 2: the previous checkpoint is mid-epoch 1, at step 6).
 CHILD = textwrap.dedent(
     """
     import os, sys, time
@@ -66,12 +68,14 @@ CHILD = textwrap.dedent(
         return real_replace(*args, **kwargs)
 
     np.lib.format.write_array, os.replace = write_array, replace
-    trainer = make_trainer(epochs=int(sys.argv[4]), checkpoint_dir=checkpoint_dir)
+    by_steps = sys.argv[5] == "steps"
+    extra = {"checkpoint_steps": 3, "checkpoint_every": 100} if by_steps else {}
+    trainer = make_trainer(epochs=int(sys.argv[4]), checkpoint_dir=checkpoint_dir, **extra)
     save = trainer.save_checkpoint
 
     def save_and_maybe_stall(path):
         global armed
-        armed = trainer.current_epoch == 2
+        armed = trainer.current_iter == 9 if by_steps else trainer.current_epoch == 2
         save(path)
 
     trainer.save_checkpoint = save_and_maybe_stall
@@ -81,12 +85,13 @@ CHILD = textwrap.dedent(
 )
 
 
-def kill_while_checkpointing(folder: Path, window: str) -> int:
-    """Run the child until it stalls in ``window`` of its second checkpoint, SIGKILL it,
-    and return its exit status."""
+def kill_while_checkpointing(folder: Path, window: str, every: str = "epochs") -> int:
+    """Run the child until it stalls in ``window`` of the checkpoint after epoch 2 (or step
+    9, ``every='steps'``), SIGKILL it, and return its exit status."""
     signal_file = folder / "stalled"
+    args = [str(folder / "run"), window, str(signal_file), str(EPOCHS), every]
     proc = subprocess.Popen(
-        [sys.executable, "-c", CHILD, str(folder / "run"), window, str(signal_file), str(EPOCHS)],
+        [sys.executable, "-c", CHILD, *args],
         env=child_env(),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -141,6 +146,34 @@ def test_resuming_after_sigkill_ends_bitwise_like_an_uninterrupted_run(
 ):
     resumed = make_trainer(epochs=EPOCHS, resume=killed_run / "checkpoint.npz")
     assert resumed.current_epoch == 1
+    resumed.train()
+    assert_bitwise_equal(run_state(resumed), uninterrupted_run)
+
+
+@pytest.fixture(scope="module", params=["mid-write", "before-rename"])
+def killed_mid_epoch(request, tmp_path_factory) -> Path:
+    """The checkpoint folder of a run SIGKILLed while writing its step-9 checkpoint."""
+    folder = tmp_path_factory.mktemp(f"killed-steps-{request.param}")
+    assert kill_while_checkpointing(folder, request.param, "steps") == -signal.SIGKILL
+    return folder / "run"
+
+
+@needs_sigkill
+def test_sigkill_while_writing_a_step_checkpoint_leaves_the_previous_one_loadable(
+    killed_mid_epoch,
+):
+    tree = load_checkpoint(killed_mid_epoch / "checkpoint.npz")
+    assert (tree["trainer"]["iter"], tree["trainer"]["epoch_step"]) == (6, 6)
+    leftovers = [n for n in os.listdir(killed_mid_epoch) if n != "checkpoint.npz"]
+    assert len(leftovers) == 1 and leftovers[0].endswith(".tmp")
+
+
+@needs_sigkill
+def test_resuming_mid_epoch_after_sigkill_ends_bitwise_like_an_uninterrupted_run(
+    killed_mid_epoch, uninterrupted_run
+):
+    resumed = make_trainer(epochs=EPOCHS, resume=killed_mid_epoch / "checkpoint.npz")
+    assert (resumed.current_epoch, resumed.current_iter) == (0, 6)
     resumed.train()
     assert_bitwise_equal(run_state(resumed), uninterrupted_run)
 
@@ -240,6 +273,14 @@ def _drop(path: str):
     return edit
 
 
+def _both(first, second):
+    def edit(tree: dict) -> None:
+        first(tree)
+        second(tree)
+
+    return edit
+
+
 TAMPERINGS = {
     "no network": _drop("network"),
     "a parameter of another shape": _set("network/W2", np.zeros((16, 4), np.float32)),
@@ -256,6 +297,14 @@ TAMPERINGS = {
     "an epoch past the end": _set("trainer/epoch", 99),
     "a negative step": _set("trainer/iter", -1),
     "another optimizer": _set("trainer/optimizer_name", "SGD"),
+    "a step within the epoch past its end": _set("trainer/epoch_step", 99),
+    "a step within the epoch that is no number": _set("trainer/epoch_step", "three"),
+    "mid-epoch, in batches of another size": _both(
+        _set("trainer/epoch_step", 3), _set("trainer/batch_size", 40)
+    ),
+    "mid-epoch, without that epoch's losses": _both(
+        _set("trainer/epoch_step", 3), _set("history/train_loss", [0.5, 0.25])
+    ),
 }
 
 

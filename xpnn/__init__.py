@@ -15,6 +15,14 @@ from .backends import (
     default_backend,
     get_backend,
 )
+from .callbacks import (
+    Callback,
+    DivergenceGuard,
+    Evaluation,
+    LambdaCallback,
+    LearningRateScheduler,
+    ModelCheckpoint,
+)
 from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from .conv import Convolution, Pooling, col2im, conv_output_size, im2col
 from .convnet import DeepConvNet, SimpleConvNet
@@ -54,7 +62,9 @@ from .optimizers import (
     RMSprop,
     get_optimizer,
 )
+from .progress import ProgressLogger
 from .random import Generator, spawn_seeds
+from .trainable import BookStyleNetwork, TrainableNetwork
 from .training import DivergenceError, Trainer
 from .tuning import (
     Choice,
@@ -88,6 +98,8 @@ __all__ = [
     "Backend",
     "BackendError",
     "BatchNormalization",
+    "BookStyleNetwork",
+    "Callback",
     "CheckpointError",
     "Choice",
     "Convolution",
@@ -96,12 +108,17 @@ __all__ = [
     "DeepConvNet",
     "DeviceBackendError",
     "DivergenceError",
+    "DivergenceGuard",
     "Dropout",
+    "Evaluation",
     "Generator",
     "GradCheckReport",
     "IntUniform",
+    "LambdaCallback",
     "Layer",
+    "LearningRateScheduler",
     "LogUniform",
+    "ModelCheckpoint",
     "Momentum",
     "MultiLayerNet",
     "Nesterov",
@@ -109,6 +126,7 @@ __all__ = [
     "Optimizer",
     "Param",
     "Pooling",
+    "ProgressLogger",
     "RMSprop",
     "Relu",
     "SearchResult",
@@ -116,6 +134,7 @@ __all__ = [
     "SimpleConvNet",
     "SoftmaxWithLoss",
     "Tanh",
+    "TrainableNetwork",
     "Trainer",
     "Trial",
     "Uniform",

@@ -1,4 +1,4 @@
-"""Trainer: the book's training loop, with the data on the device, real epochs and checkpoints.
+"""Trainer: the book's training loop, with the data on the device, real epochs and callbacks.
 
 Compatible with the book's ``common/trainer.py``::
 
@@ -7,6 +7,12 @@ Compatible with the book's ``common/trainer.py``::
                       evaluate_sample_num_per_epoch=None, verbose=True)
     trainer.train()
     trainer.train_loss_list, trainer.train_acc_list, trainer.test_acc_list
+
+The Trainer is the loop: epochs of steps over a seeded permutation. Everything else it does
+(evaluation, progress output, the learning-rate schedule, the divergence guard,
+checkpoints) is a callback (:mod:`xpnn.callbacks`), built from its keywords; more can be
+passed as ``callbacks=[...]``. What it needs of a network is declared in
+:mod:`xpnn.trainable`: a network written the book's way trains as it is.
 
 Differences from the book, each deliberate:
 
@@ -17,13 +23,15 @@ Differences from the book, each deliberate:
 - The loss recorded for a step is the loss of the forward pass that produced the gradient
   (before the update), as PyTorch reports it; the book runs one more forward pass after the
   update for it, which costs a third of the step.
-- On a GPU, losses stay on the device during an epoch and are read at the end of it, or at
-  the progress bar's bounded refresh rate; there is no host synchronisation per step.
+- On a GPU, losses stay on the device during an epoch and are read at the end of it, at
+  the progress bar's bounded refresh rate, or when a checkpoint is written; there is no
+  host synchronisation per step.
 - A non-finite loss stops training with :class:`DivergenceError` naming the step. On the CPU
-  it is checked every step; on a GPU whenever losses are read (the step it names is still the
-  first non-finite one).
-- ``verbose=True`` shows a progress bar (tqdm) and one summary line per epoch;
-  ``verbose=False`` prints nothing.
+  it is checked every step, before its update; on a GPU whenever losses are read (the step
+  it names is still the first non-finite one).
+- Checkpoints (``checkpoint_dir``) can be written every ``checkpoint_steps`` steps as well
+  as every ``checkpoint_every`` epochs, and on Ctrl-C: a run killed at any moment resumes
+  (``resume=True``) from the latest and ends bitwise as if it had never stopped.
 """
 
 from __future__ import annotations
@@ -32,20 +40,31 @@ import math
 import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
 
-from .checkpoint import load_checkpoint, save_checkpoint
+from .callbacks import (
+    Callback,
+    CallbackList,
+    DivergenceError,
+    DivergenceGuard,
+    Evaluation,
+    LambdaCallback,
+    LearningRateScheduler,
+    ModelCheckpoint,
+)
+from .checkpoint import save_checkpoint
+from .interrupts import DeferredInterrupt
 from .optimizers import Optimizer, get_optimizer
+from .progress import ProgressLogger
 from .random import spawn_seeds
+from .trainable import is_trainable, network_backend
+from .training_data import device_split, epoch_batches, step_targets
+from .training_state import read_trainer_checkpoint, resume_path, trainer_state
 
-__all__ = ["DivergenceError", "Trainer"]
-
-
-class DivergenceError(FloatingPointError):
-    """Training produced a non-finite loss (the learning rate is usually too large)."""
+__all__ = ["DivergenceError", "EpochLosses", "Trainer"]
 
 
 def _positive_int(name: str, value: Any) -> int:
@@ -54,19 +73,25 @@ def _positive_int(name: str, value: Any) -> int:
     return int(value)
 
 
-class _EpochLosses:
+def _optimizer(optimizer: str | Optimizer, optimizer_param: dict[str, Any] | None) -> Any:
+    if isinstance(optimizer, str):
+        return get_optimizer(optimizer, **(optimizer_param or {}))
+    if optimizer_param:
+        raise ValueError("optimizer_param is only used with an optimizer name")
+    return optimizer  # an Optimizer, or anything with its update() and state
+
+
+class EpochLosses:
     """One epoch's losses: read at once on the CPU; on a device, kept there until
-    :meth:`read`, which moves all pending ones to the host in one transfer.
+    :meth:`read`, which moves all pending ones to the host in one transfer. Each value read
+    goes to the ``on_losses_read`` hooks (``hooks(trainer, first_step, values)``: the
+    divergence guard) before it is kept."""
 
-    Every value read is checked: the first non-finite one raises :class:`DivergenceError`
-    naming its global step."""
-
-    def __init__(self, trainer: Trainer, first_step: int) -> None:
-        self._trainer = trainer
-        self._backend = trainer.backend
-        self._on_cpu = trainer.backend.is_cpu
-        self._first = first_step
-        self.values: list[float] = []  # read and checked
+    def __init__(self, trainer: Any, first_step: int, values: Iterable[float] = ()) -> None:
+        self._trainer, self._backend = trainer, trainer.backend
+        self._on_cpu, self.first_step = trainer.backend.is_cpu, first_step
+        self._hooks = trainer._calls.hooks("on_losses_read")  # kept up to date in place
+        self.values: list[float] = list(values)  # read and checked
         self._pending: list[Any] = []  # 0-d device arrays, not read yet
 
     def __len__(self) -> int:
@@ -75,8 +100,8 @@ class _EpochLosses:
     def add(self, loss: Any) -> None:
         if self._on_cpu:
             value = float(loss)
-            if not math.isfinite(value):
-                self._trainer._diverged(self._first + len(self.values), value)
+            for hook in self._hooks:
+                hook(self._trainer, self.first_step + len(self.values), (value,))
             self.values.append(value)
         else:
             self._pending.append(loss)
@@ -84,13 +109,11 @@ class _EpochLosses:
     def read(self) -> float:
         """Read the pending losses (one transfer); return the latest (NaN if none yet)."""
         if self._pending:
-            stacked = self._backend.xp.stack(self._pending)
-            host = self._backend.to_numpy(stacked)
-            bad = np.flatnonzero(~np.isfinite(host))
-            if bad.size:
-                step = self._first + len(self.values) + int(bad[0])
-                self._trainer._diverged(step, float(host[bad[0]]))
-            self.values.extend(float(v) for v in host)
+            host = self._backend.to_numpy(self._backend.xp.stack(self._pending))
+            values = [float(v) for v in host]
+            for hook in self._hooks:
+                hook(self._trainer, self.first_step + len(self.values), values)
+            self.values.extend(values)
             self._pending.clear()
         return self.values[-1] if self.values else math.nan
 
@@ -98,16 +121,18 @@ class _EpochLosses:
 class Trainer:
     """Train ``network`` with ``optimizer`` on ``(x_train, t_train)``, evaluating each epoch.
 
+    Ctrl-C stops :meth:`train` at the next step boundary, saving a checkpoint there when
+    ``checkpoint_dir`` is set, and raises ``KeyboardInterrupt``; ``train()`` continues.
+
     Parameters
     ----------
     network:
-        A :class:`~xpnn.network.Network` such as :class:`~xpnn.mlp.MultiLayerNet` (or
-        anything with its ``params``, ``loss_and_gradient(x, t, checked=...)``,
-        ``accuracy``, ``check_input``, ``check_labels``, ``state_dict``,
-        ``load_state_dict`` and ``backend``).
+        A :class:`~xpnn.trainable.TrainableNetwork` (any of xpnn's networks) or a
+        :class:`~xpnn.trainable.BookStyleNetwork` (``params``, ``gradient``, ``loss``,
+        ``accuracy``: trained as it is, without checkpoints).
     x_train, t_train, x_test, t_test:
-        Host NumPy arrays or arrays of the network's backend: images ``(N, D)`` float, labels
-        ``(N,)`` integers or ``(N, K)`` one-hot. Moved to the network's device once.
+        Host NumPy arrays or arrays of the network's backend: images ``(N, ...)`` float,
+        labels ``(N,)`` integers or ``(N, K)`` one-hot. Moved to the network's device once.
     epochs, mini_batch_size:
         Positive integers.
     optimizer, optimizer_param:
@@ -116,29 +141,45 @@ class Trainer:
     evaluate_sample_num_per_epoch:
         Evaluate accuracies on the first this-many samples of each set (all when ``None``).
     verbose:
-        Progress bar and per-epoch summary lines when true; silent when false.
+        Progress (:class:`~xpnn.progress.ProgressLogger`: a line per epoch, and a bar on a
+        terminal) when true; silent when false.
     seed:
         Seeds the shuffling (independently of the network's own seed).
-    lr_schedule:
+    lr_schedule, schedule_by:
         ``lr_schedule(i) -> lr``, called with the epoch index (``schedule_by='epoch'``,
-        before each epoch) or the global step index (``schedule_by='step'``, before each
-        step).
-    checkpoint_dir, checkpoint_every:
-        Save a checkpoint to ``checkpoint_dir/checkpoint.npz`` every ``checkpoint_every``
-        epochs (atomically: a crash leaves the previous one intact).
+        before each epoch) or the global step index (``'step'``, before each step).
+    checkpoint_dir, checkpoint_every, checkpoint_steps:
+        Save the state to ``checkpoint_dir/checkpoint.npz`` (atomically: a crash leaves the
+        previous one intact) after every ``checkpoint_every``-th epoch and the last, after
+        every ``checkpoint_steps``-th step if given, and on Ctrl-C
+        (:class:`~xpnn.callbacks.ModelCheckpoint`).
     resume:
-        A checkpoint path (or ``True``: the one in ``checkpoint_dir``) to continue from.
+        A checkpoint file or a folder holding ``checkpoint.npz`` (``True``: the one in
+        ``checkpoint_dir``) to continue from, in the middle of an epoch if it was saved there.
     eval_batch_size:
         Batch size for evaluation passes (bounds memory; does not change results).
     refresh_interval:
-        Seconds between progress-bar refreshes when verbose (each refresh reads the
-        pending losses from a GPU: one transfer, not one per step).
+        Seconds between progress-bar refreshes (each reads the pending losses from a GPU).
     on_epoch_end:
         ``on_epoch_end(trainer)``, called after each epoch's evaluation (the history and
         ``current_epoch`` are up to date) and before its checkpoint.
     file:
-        Where the summary lines go (default ``sys.stdout``; the bar goes to stderr).
+        Where the progress lines go (default ``sys.stdout``; the bar goes to stderr).
+    callbacks:
+        More :class:`~xpnn.callbacks.Callback` objects, called after ``on_epoch_end`` and
+        before progress and checkpoints (the order is in :mod:`xpnn.callbacks`).
     """
+
+    current_epoch: int  #: epochs done
+    current_iter: int  #: steps done, over all epochs
+    epoch_step: int  #: steps done in the epoch in progress (0 between epochs)
+    train_loss_list: list[float]  #: the loss of every step of the epochs done
+    train_acc_list: list[float]  #: per epoch done
+    test_acc_list: list[float]  #: per epoch done
+    epoch_time_list: list[float]  #: seconds per epoch done (its steps and evaluation)
+    epoch_losses: EpochLosses  #: the losses of the epoch in progress (or the last one)
+    _elapsed: float  # seconds of the epoch in progress before the clock last started
+    _clock: float | None  # when the clock last started, if it runs
 
     def __init__(
         self,
@@ -159,205 +200,119 @@ class Trainer:
         schedule_by: str = "epoch",
         checkpoint_dir: str | os.PathLike | None = None,
         checkpoint_every: int = 1,
+        checkpoint_steps: int | None = None,
         resume: str | os.PathLike | bool | None = None,
         eval_batch_size: int = 10_000,
         refresh_interval: float = 0.5,
         on_epoch_end: Callable[[Trainer], None] | None = None,
         file: Any = None,
+        callbacks: Iterable[Callback] = (),
     ) -> None:
-        self.network = network
-        self.backend = network.backend
+        self.network: Any = network
+        self.trainable = is_trainable(network)  # else book-style (raises if neither)
+        self.backend = network_backend(network)
         self.epochs = _positive_int("epochs", epochs)
         self.batch_size = _positive_int("mini_batch_size", mini_batch_size)
         self.eval_batch_size = _positive_int("eval_batch_size", eval_batch_size)
-        self.checkpoint_every = _positive_int("checkpoint_every", checkpoint_every)
         if evaluate_sample_num_per_epoch is not None:
             _positive_int("evaluate_sample_num_per_epoch", evaluate_sample_num_per_epoch)
         self.evaluate_sample_num_per_epoch = evaluate_sample_num_per_epoch
         self.verbose = bool(verbose)
-        if isinstance(refresh_interval, bool) or not isinstance(refresh_interval, int | float):
-            raise TypeError(f"refresh_interval must be in seconds, got {refresh_interval!r}")
-        if not refresh_interval >= 0.0:
-            raise ValueError(f"refresh_interval must be ≥ 0 seconds, got {refresh_interval!r}")
-        self.refresh_interval = float(refresh_interval)
         self.file = sys.stdout if file is None else file
-        if schedule_by not in ("epoch", "step"):
-            raise ValueError(f"schedule_by must be 'epoch' or 'step', got {schedule_by!r}")
-        if lr_schedule is not None and not callable(lr_schedule):
-            raise TypeError("lr_schedule must be a callable: epoch (or step) index -> lr")
-        self.lr_schedule, self.schedule_by = lr_schedule, schedule_by
-        if on_epoch_end is not None and not callable(on_epoch_end):
-            raise TypeError("on_epoch_end must be a callable: on_epoch_end(trainer)")
-        self.on_epoch_end = on_epoch_end
-
-        if isinstance(optimizer, str):
-            self.optimizer = get_optimizer(optimizer, **(optimizer_param or {}))
-        elif optimizer_param:
-            raise ValueError("optimizer_param is only used with an optimizer name")
-        else:
-            self.optimizer = optimizer
-
+        self.checkpoint_dir = None if checkpoint_dir is None else os.fspath(checkpoint_dir)
+        self.callbacks: list[Callback] = keyword_callbacks(
+            self, lr_schedule=lr_schedule, schedule_by=schedule_by, on_epoch_end=on_epoch_end,
+            callbacks=callbacks, refresh_interval=refresh_interval,
+            checkpoint_every=checkpoint_every, checkpoint_steps=checkpoint_steps,
+        )  # fmt: skip
+        self.optimizer = _optimizer(optimizer, optimizer_param)
         with self.backend.activate():
-            self.x_train, self.t_train = self._to_device("train", x_train, t_train)
-            self.x_test, self.t_test = self._to_device("test", x_test, t_test)
-            self._t_steps = self._one_hot(self.t_train)
+            data = (network, self.trainable, self.backend)
+            self.x_train, self.t_train = device_split(*data, "train", x_train, t_train)
+            self.x_test, self.t_test = device_split(*data, "test", x_test, t_test)
+            self._t_steps = step_targets(*data, self.t_train)
         self.train_size = int(self.x_train.shape[0])
         self.iter_per_epoch = math.ceil(self.train_size / self.batch_size)
         self.max_iter = self.epochs * self.iter_per_epoch
         self._seed = spawn_seeds(seed, 1)[0]
-
-        self.checkpoint_dir = None if checkpoint_dir is None else os.fspath(checkpoint_dir)
-        self.current_epoch = 0
-        self.current_iter = 0
-        self.train_loss_list: list[float] = []
-        self.train_acc_list: list[float] = []
-        self.test_acc_list: list[float] = []
-        self.epoch_time_list: list[float] = []
+        self._calls = CallbackList()
+        self._start(0, 0, 0, ([], [], [], []), [], 0.0)
         if resume:
-            if resume is True:
-                if self.checkpoint_dir is None:
-                    raise ValueError("resume=True needs checkpoint_dir")
-                resume = os.path.join(self.checkpoint_dir, "checkpoint.npz")
-            self.load_checkpoint(resume)
+            self.load_checkpoint(resume_path(resume, self.checkpoint_dir))
 
-    # -- data ----------------------------------------------------------------------------
-    def _to_device(self, split: str, x: Any, t: Any) -> tuple[Any, Any]:
-        net = self.network
-        x = net.check_input(x, f"x_{split}")
-        t = net.check_labels(t, int(x.shape[0]), f"t_{split}")
-        if int(x.shape[0]) == 0:
-            raise ValueError(f"x_{split} is empty: training and evaluation need samples")
-        return x, t
-
-    #: Integer labels are turned into one-hot rows once, on the device, when they take at
-    #: most this many elements: each step then gathers its targets instead of building them
-    #: (three array operations fewer per step).
-    ONE_HOT_LIMIT = 1 << 25
-
-    def _one_hot(self, t: Any) -> Any:
-        """The training targets as steps take them: one-hot rows in the network's dtype
-        (integer labels converted once, where small enough), else as given."""
-        k = getattr(self.network, "output_size", None)  # a book-style network has none
-        if k is None or t.ndim != 1 or int(t.shape[0]) * k > self.ONE_HOT_LIMIT:
-            return t
-        xp = self.backend.xp
-        classes = xp.arange(k, dtype=t.dtype, device=self.backend.device)
-        return xp.astype(t[:, None] == classes, self.network.dtype)
-
-    def _epoch_batches(self, epoch: int):
-        """Index arrays of this epoch's mini-batches (a seeded permutation, on the device).
-
-        Each epoch's permutation comes from its own seed (the trainer seed and the epoch),
-        so resuming at any epoch needs no saved generator state.
-        """
-        ss = np.random.SeedSequence(self._seed.entropy, spawn_key=(*self._seed.spawn_key, epoch))
-        perm = self.backend.rng(ss).permutation(self.train_size)
-        n, bs = self.train_size, self.batch_size
-        return [perm[i : min(i + bs, n)] for i in range(0, n, bs)]
+    def _epoch_batches(self, epoch: int) -> list[Any]:
+        """Index arrays of the epoch's mini-batches (:func:`.training_data.epoch_batches`)."""
+        return epoch_batches(self.backend, self._seed, epoch, self.train_size, self.batch_size)
 
     # -- training ------------------------------------------------------------------------
     def train(self) -> dict[str, list[float]]:
-        """Run the remaining epochs; return the history (also kept on the trainer)."""
-        with self.backend.activate():  # CuPy allocates and launches on the current device
-            return self._train()
-
-    def _train(self) -> dict[str, list[float]]:
-        bar = None
-        if self.verbose:
-            self._print(
-                f"training on {self.backend.name} ({self.backend.device}), "
-                f"{self.train_size} samples, {self.epochs} epochs x {self.iter_per_epoch} steps"
-            )
-        reseed = getattr(self.network, "reseed_dropout", None)
-        for epoch in range(self.current_epoch, self.epochs):
-            if self.lr_schedule is not None and self.schedule_by == "epoch":
-                self.optimizer.lr = float(self.lr_schedule(epoch))
-            start = time.perf_counter()
-            batches = self._epoch_batches(epoch)
-            if reseed is not None:
-                reseed(epoch)  # dropout masks from (seed, epoch): a resume replays nothing
-            if self.verbose:
-                bar = self._progress_bar(epoch)
-            losses = _EpochLosses(self, len(self.train_loss_list))
-            last_refresh = start
-            for idx in batches:
-                if self.lr_schedule is not None and self.schedule_by == "step":
-                    self.optimizer.lr = float(self.lr_schedule(self.current_iter))
-                self._step(idx, losses)
-                self.current_iter += 1
-                if bar is not None:
-                    now = time.perf_counter()
-                    if now - last_refresh >= self.refresh_interval or len(losses) == len(batches):
-                        last = losses.read()  # a device read, at a bounded rate
-                        seen = min(len(losses) * self.batch_size, self.train_size)
-                        bar.set_postfix(
-                            loss=f"{last:.4f}", img_s=f"{seen / (now - start):,.0f}", refresh=False
-                        )
-                        last_refresh = now
-                    bar.update(1)
-            losses.read()
-            self.train_loss_list.extend(losses.values)
-            train_acc, test_acc = self._evaluate()
-            self.train_acc_list.append(train_acc)
-            self.test_acc_list.append(test_acc)
-            seconds = time.perf_counter() - start
-            self.epoch_time_list.append(seconds)
-            self.current_epoch = epoch + 1
-            if self.on_epoch_end is not None:
-                self.on_epoch_end(self)
-            if bar is not None:
-                bar.close()
-                mean_loss = sum(losses.values) / len(losses.values)
-                self._print(
-                    f"epoch {epoch + 1:>3}/{self.epochs}  loss {mean_loss:.4f}  "
-                    f"train acc {train_acc:.4f}  test acc {test_acc:.4f}  "
-                    f"{seconds:.1f} s  {self.train_size / seconds:,.0f} img/s"
-                )
-            if self.checkpoint_dir is not None and (
-                self.current_epoch % self.checkpoint_every == 0 or self.current_epoch == self.epochs
-            ):
-                self.save_checkpoint(os.path.join(self.checkpoint_dir, "checkpoint.npz"))
-        if self.verbose and self.test_acc_list:
-            self._print(f"final test accuracy: {self.test_acc_list[-1]:.4f}")
+        """Run the remaining epochs (from the middle of one, when resumed or interrupted
+        there); return the history (also kept on the trainer)."""
+        self._calls.update(self.callbacks)  # as the list is now
+        with self.backend.activate(), DeferredInterrupt() as interrupt:  # CuPy: the device
+            self._calls.call("on_train_begin", self)
+            while self.current_epoch < self.epochs:
+                self._run_epoch(interrupt)
+            self._calls.call("on_train_end", self)
         return self.history
 
-    def _step(self, idx: Any, losses: _EpochLosses) -> None:
+    def _run_epoch(self, interrupt: DeferredInterrupt) -> None:
+        epoch, calls = self.current_epoch, self._calls
+        self._clock = time.perf_counter()
+        batches = self._epoch_batches(epoch)
+        if self.epoch_step == 0:
+            if self.trainable:
+                self.network.reseed_dropout(epoch)  # masks from (seed, epoch): no replay
+            self.epoch_losses = EpochLosses(self, self.current_iter)
+            self._elapsed = 0.0
+        calls.call("on_epoch_begin", self, epoch)
+        begin, end = calls.hooks("on_step_begin"), calls.hooks("on_step_end")
+        for idx in batches[self.epoch_step :]:
+            step = self.current_iter
+            for hook in begin:
+                hook(self, step)
+            self._step(idx)
+            self.current_iter, self.epoch_step = step + 1, self.epoch_step + 1
+            for hook in end:
+                hook(self, step)
+            if interrupt.requested and self.epoch_step < len(batches):
+                self._interrupted(interrupt)
+        self.epoch_losses.read()
+        self.train_loss_list.extend(self.epoch_losses.values)
+        self.current_epoch, self.epoch_step = epoch + 1, 0
+        calls.call("on_epoch_end", self, epoch)
+        if interrupt.requested:
+            self._interrupted(interrupt)
+
+    def _step(self, idx: Any) -> None:
         """One step on the training samples at ``idx`` (indices on the device): gather the
         batch, forward and backward, record the loss (on the CPU, a non-finite one stops
         here, before the update), update. The data was checked once, in ``__init__``."""
-        xp = self.backend.xp
+        xp, net = self.backend.xp, self.network
         x_batch = xp.take(self.x_train, idx, axis=0)
         t_batch = xp.take(self._t_steps, idx, axis=0)
-        loss, grads = self.network.loss_and_gradient(x_batch, t_batch, checked=True)
-        losses.add(loss)  # on a GPU, kept there: no host synchronisation per step
-        self.optimizer.update(self.network.params, grads)
+        if self.trainable:
+            loss, grads = net.loss_and_gradient(x_batch, t_batch, checked=True)
+        else:
+            loss, grads = net.loss(x_batch, t_batch), net.gradient(x_batch, t_batch)
+        self.epoch_losses.add(loss)  # on a GPU, kept there: no host synchronisation per step
+        self.optimizer.update(net.params, grads)
 
-    def _diverged(self, step: int, value: float) -> None:
-        raise DivergenceError(
-            f"training diverged: the loss is {value} at step {step} "
-            f"(epoch {step // self.iter_per_epoch + 1}) with lr={self.optimizer.lr:g}; "
-            "try a smaller learning rate (or batch normalisation, or gradient-friendly init)"
-        )
+    def _interrupted(self, interrupt: DeferredInterrupt) -> None:
+        interrupt.check()  # seen: forget it
+        self._elapsed, self._clock = self.epoch_seconds(), None
+        self._calls.call("on_interrupt", self)
+        raise KeyboardInterrupt
 
-    def _evaluate(self) -> tuple[float, float]:
-        n = self.evaluate_sample_num_per_epoch
-        return (
-            self._accuracy(self.x_train, self.t_train, n),
-            self._accuracy(self.x_test, self.t_test, n),
-        )
-
-    def _accuracy(self, x: Any, t: Any, limit: int | None) -> float:
-        total = int(x.shape[0]) if limit is None else min(limit, int(x.shape[0]))
-        correct = 0.0
-        for i in range(0, total, self.eval_batch_size):
-            j = min(i + self.eval_batch_size, total)
-            correct += self.network.accuracy(x[i:j, ...], t[i:j, ...]) * (j - i)
-        return correct / total
+    def epoch_seconds(self) -> float:
+        """Seconds spent in the current epoch so far (across a resume)."""
+        running = 0.0 if self._clock is None else time.perf_counter() - self._clock
+        return self._elapsed + running
 
     @property
     def history(self) -> dict[str, list[float]]:
-        """``train_loss`` (per step), ``train_acc``, ``test_acc`` and ``epoch_time``
-        (per epoch)."""
+        """``train_loss`` (per step of the epochs done), ``train_acc``, ``test_acc`` and
+        ``epoch_time`` (per epoch)."""
         return {
             "train_loss": list(self.train_loss_list),
             "train_acc": list(self.train_acc_list),
@@ -365,97 +320,97 @@ class Trainer:
             "epoch_time": list(self.epoch_time_list),
         }
 
-    # -- output --------------------------------------------------------------------------
-    def _print(self, line: str) -> None:
-        try:
-            from tqdm import tqdm
-
-            tqdm.write(line, file=self.file)
-        except ImportError:  # pragma: no cover - tqdm is a dependency
-            print(line, file=self.file)
-
-    def _progress_bar(self, epoch: int):
-        from tqdm import tqdm
-
-        return tqdm(
-            total=self.iter_per_epoch,
-            desc=f"epoch {epoch + 1}/{self.epochs}",
-            unit="step",
-            leave=False,
-            file=sys.stderr,
-            dynamic_ncols=True,
-        )
-
     # -- checkpoints ---------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
         """Everything needed to resume exactly: network (params, BN statistics, dropout
-        generator), optimizer state, epoch, step and history, as host arrays."""
-        return {
-            "network": self.network.state_dict(),
-            "optimizer": self.optimizer.state_dict(),
-            "trainer": {
-                "epoch": self.current_epoch,
-                "iter": self.current_iter,
-                "seed_entropy": str(self._seed.entropy),
-                "seed_spawn_key": [int(k) for k in self._seed.spawn_key],
-                "optimizer_name": type(self.optimizer).__name__,
-            },
-            "history": {
-                "train_loss": list(self.train_loss_list),
-                "train_acc": list(self.train_acc_list),
-                "test_acc": list(self.test_acc_list),
-                "epoch_time": list(self.epoch_time_list),
-            },
-        }
+        generator), optimizer state, epoch, step (and the step within the epoch) and history
+        (with the losses of the epoch in progress), as host arrays. In the middle of an
+        epoch on a GPU this reads its pending losses."""
+        if self.epoch_step:
+            self.epoch_losses.read()
+        return trainer_state(self)
 
     def save_checkpoint(self, path: str | os.PathLike) -> None:
         """Write :meth:`state_dict` to ``path`` atomically (see :mod:`xpnn.checkpoint`)."""
         save_checkpoint(path, self.state_dict())
 
     def load_checkpoint(self, path: str | os.PathLike) -> None:
-        """Restore a checkpoint written by :meth:`save_checkpoint` (any backend).
+        """Restore a checkpoint written by :meth:`save_checkpoint` (any backend), at an
+        epoch's end or in the middle of one.
 
         Everything is read and checked before anything is changed: a checkpoint that cannot
-        be used (damaged, from another optimizer or network shape, past ``epochs``) raises
-        ``ValueError`` naming the file and leaves this trainer, its network and its
-        optimizer as they were.
+        be used (damaged, from another optimizer or network shape, past ``epochs``, saved in
+        the middle of an epoch of other batches) raises ``ValueError`` naming the file and
+        leaves this trainer, its network and its optimizer as they were.
         """
         source = os.fspath(path)
-        tree = load_checkpoint(path)
-        try:
-            trainer, history = tree["trainer"], tree["history"]
-            network_state, optimizer_state = tree["network"], tree["optimizer"]
-            saved_opt = str(trainer["optimizer_name"])
-            epoch, step = int(trainer["epoch"]), int(trainer["iter"])
-            seed = np.random.SeedSequence(
-                int(trainer["seed_entropy"]),
-                spawn_key=tuple(int(k) for k in trainer["seed_spawn_key"]),
-            )
-            lists = [
-                [float(v) for v in history[k]]
-                for k in ("train_loss", "train_acc", "test_acc", "epoch_time")
-            ]
-        except KeyError as exc:
-            raise ValueError(f"{source} is not a Trainer checkpoint: no {exc}") from None
-        except (TypeError, ValueError) as exc:
-            raise ValueError(f"{source} is not a valid Trainer checkpoint ({exc})") from None
-        if saved_opt != type(self.optimizer).__name__:
-            raise ValueError(
-                f"{source} was saved with optimizer {saved_opt}, "
-                f"but this trainer uses {type(self.optimizer).__name__}"
-            )
-        if epoch > self.epochs:
-            raise ValueError(f"{source} is at epoch {epoch}, past epochs={self.epochs}")
-        if epoch < 0 or step < 0:
-            raise ValueError(f"{source} has epoch {epoch} and step {step}; both must be ≥ 0")
+        saved = read_trainer_checkpoint(source, self)
         previous = self.optimizer.state_dict()
         try:  # each load is checked before it changes anything; undo the first if the second fails
-            self.optimizer.load_state_dict(optimizer_state)
-            self.network.load_state_dict(network_state)
+            self.optimizer.load_state_dict(saved.optimizer)
+            self.network.load_state_dict(saved.network)
         except BaseException as exc:
             self.optimizer.load_state_dict(previous)
             if isinstance(exc, TypeError | ValueError):
                 raise ValueError(f"{source}: {exc}") from None
             raise
-        self.current_epoch, self.current_iter, self._seed = epoch, step, seed
+        self._seed = saved.seed
+        self._start(saved.epoch, saved.step, saved.epoch_step, saved.lists, saved.partial,
+                    saved.epoch_seconds)  # fmt: skip
+
+    def _start(self, epoch: int, step: int, epoch_step: int, lists: tuple[list[float], ...],
+               partial: list[float], seconds: float) -> None:  # fmt: skip
+        """Set the position (epoch, global step, step within the epoch), the history and
+        the epoch in progress's losses and seconds."""
+        self.current_epoch, self.current_iter, self.epoch_step = epoch, step, epoch_step
         self.train_loss_list, self.train_acc_list, self.test_acc_list, self.epoch_time_list = lists
+        self._calls.update(self.callbacks)
+        self.epoch_losses = EpochLosses(self, step - epoch_step, partial)
+        self._elapsed, self._clock = seconds, None
+
+
+def keyword_callbacks(
+    trainer: Trainer,
+    *,
+    lr_schedule: Callable[[int], float] | None,
+    schedule_by: str,
+    on_epoch_end: Callable[[Trainer], None] | None,
+    callbacks: Iterable[Callback],
+    refresh_interval: Any,
+    checkpoint_every: Any,
+    checkpoint_steps: Any,
+) -> list[Callback]:
+    """The callbacks a :class:`Trainer`'s keywords ask for, with ``callbacks`` among them,
+    in the order of :mod:`xpnn.callbacks`; a bad keyword raises naming it."""
+    if schedule_by not in ("epoch", "step"):
+        raise ValueError(f"schedule_by must be 'epoch' or 'step', got {schedule_by!r}")
+    if isinstance(refresh_interval, bool) or not isinstance(refresh_interval, int | float):
+        raise TypeError(f"refresh_interval must be in seconds, got {refresh_interval!r}")
+    if not refresh_interval >= 0.0:
+        raise ValueError(f"refresh_interval must be ≥ 0 seconds, got {refresh_interval!r}")
+    if on_epoch_end is not None and not callable(on_epoch_end):
+        raise TypeError("on_epoch_end must be a callable: on_epoch_end(trainer)")
+    every = _positive_int("checkpoint_every", checkpoint_every)
+    steps = (
+        None if checkpoint_steps is None else _positive_int("checkpoint_steps", checkpoint_steps)
+    )
+    if steps is not None and trainer.checkpoint_dir is None:
+        raise ValueError("checkpoint_steps needs checkpoint_dir: where to save the checkpoints")
+    if trainer.checkpoint_dir is not None and not trainer.trainable:
+        raise TypeError(
+            "checkpoint_dir needs a network with state_dict() and load_state_dict() "
+            "(an xpnn.trainable.TrainableNetwork, such as xpnn's networks)"
+        )
+    out: list[Callback] = []
+    if lr_schedule is not None:
+        out.append(LearningRateScheduler(lr_schedule, schedule_by))
+    out.append(DivergenceGuard())
+    out.append(Evaluation(trainer.evaluate_sample_num_per_epoch, trainer.eval_batch_size))
+    if on_epoch_end is not None:
+        out.append(LambdaCallback(on_epoch_end=lambda trainer, epoch: on_epoch_end(trainer)))
+    out += callbacks
+    if trainer.verbose:
+        out.append(ProgressLogger(trainer.file, float(refresh_interval)))
+    if trainer.checkpoint_dir is not None:
+        out.append(ModelCheckpoint(trainer.checkpoint_dir, every, steps))
+    return out

@@ -11,7 +11,8 @@
 ``network`` is an xpnn network (``common.multi_layer_net``'s and
 ``common.multi_layer_net_extend``'s) or one written in the book's style, as the chapter 7
 and 8 scripts define them (``params``, ``gradient(x, t)``, ``loss(x, t)``,
-``accuracy(x, t)``). ``verbose=True`` prints the book's lines::
+``accuracy(x, t)``: an :class:`xpnn.trainable.BookStyleNetwork`, trained as it is).
+``verbose=True`` prints the book's lines (the :class:`BookEpochLines` callback)::
 
     === epoch:1, train acc:0.123, test acc:0.118 ===
     ...
@@ -43,7 +44,7 @@ from typing import Any
 
 import numpy as np
 
-from xpnn.backends import backend_of, get_backend
+from xpnn.callbacks import Callback, batched_accuracy
 from xpnn.optimizers import SGD, AdaGrad, Adam, Momentum, Nesterov, Optimizer, RMSprop
 from xpnn.training import Trainer as _Trainer
 
@@ -63,39 +64,23 @@ __all__ = [
 ]
 
 
-class BookStyleNetwork:
-    """Lets xpnn's Trainer drive a network written in the book's style: one with
-    ``params`` (a dict of arrays its layers compute with), ``gradient(x, t)``,
-    ``loss(x, t)`` and ``accuracy(x, t)``. Other attributes are the network's own."""
+class BookEpochLines(Callback):
+    """The book's output: ``=== epoch:N, train acc:..., test acc:... ===`` after each epoch,
+    and the accuracy on the whole test set after the last."""
 
-    def __init__(self, network: Any) -> None:
-        self.network = network
-        self.params = network.params
-        first = next(iter(self.params.values()), None)
-        self.backend = get_backend("numpy") if first is None else backend_of(first)
+    def on_epoch_end(self, trainer: Any, epoch: int) -> None:
+        print(
+            f"=== epoch:{trainer.current_epoch}, train acc:{trainer.train_acc_list[-1]}, "
+            f"test acc:{trainer.test_acc_list[-1]} ===",
+            flush=True,
+        )
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.network, name)
-
-    def check_input(self, x: Any, name: str = "x") -> Any:
-        if self.backend.needs_transfer(x):
-            x = self.backend.asarray(x)
-        if x.ndim < 1:
-            raise ValueError(f"{name} must have a sample axis, got shape {tuple(x.shape)}")
-        return x
-
-    def check_labels(self, t: Any, n: int, name: str = "t") -> Any:
-        t = self.check_input(t, name)
-        if int(t.shape[0]) != n:
-            raise ValueError(f"{name} has {int(t.shape[0])} labels for {n} samples")
-        return t
-
-    def loss_and_gradient(self, x: Any, t: Any, *, checked: bool = False) -> tuple[Any, Any]:
-        loss = self.network.loss(x, t)
-        return loss, self.network.gradient(x, t)
-
-    def accuracy(self, x: Any, t: Any) -> float:
-        return float(self.network.accuracy(x, t))
+    def on_train_end(self, trainer: Any) -> None:
+        accuracy = batched_accuracy(
+            trainer.network, trainer.x_test, trainer.t_test, trainer.eval_batch_size
+        )
+        print("=============== Final Test Accuracy ===============")
+        print(f"test acc:{accuracy}", flush=True)
 
 
 class Trainer(_Trainer):
@@ -120,8 +105,6 @@ class Trainer(_Trainer):
         seed: int | None = None,
         eval_batch_size: int = 10_000,
     ) -> None:
-        if not hasattr(network, "loss_and_gradient"):
-            network = BookStyleNetwork(network)
         if optimizer_param is None and isinstance(optimizer, str):
             optimizer_param = {"lr": 0.01}
         super().__init__(
@@ -135,34 +118,9 @@ class Trainer(_Trainer):
             optimizer=optimizer,
             optimizer_param=optimizer_param,
             evaluate_sample_num_per_epoch=evaluate_sample_num_per_epoch,
-            verbose=False,
+            verbose=False,  # xpnn's progress output; the book's lines are BookEpochLines
             seed=seed_from_numpy(seed),
             eval_batch_size=eval_batch_size,
-            on_epoch_end=self._print_epoch,
+            callbacks=[BookEpochLines()] if verbose else [],
         )
         self.book_verbose = bool(verbose)
-
-    def _print_epoch(self, trainer: _Trainer) -> None:
-        if self.book_verbose:
-            print(
-                f"=== epoch:{self.current_epoch}, train acc:{self.train_acc_list[-1]}, "
-                f"test acc:{self.test_acc_list[-1]} ===",
-                flush=True,
-            )
-
-    def train(self) -> dict[str, list[float]]:
-        """Train the remaining epochs, printing the book's line after each (when verbose)
-        and the final test accuracy on the whole test set; return the history."""
-        super().train()
-        if self.book_verbose:
-            print("=============== Final Test Accuracy ===============")
-            print(f"test acc:{self._test_accuracy()}", flush=True)
-        return self.history
-
-    def _test_accuracy(self) -> float:
-        n, step = int(self.x_test.shape[0]), self.eval_batch_size
-        correct = 0.0
-        for i in range(0, n, step):
-            j = min(i + step, n)
-            correct += self.network.accuracy(self.x_test[i:j, ...], self.t_test[i:j, ...]) * (j - i)
-        return correct / n
