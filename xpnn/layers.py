@@ -56,6 +56,7 @@ __all__ = [
     "Sigmoid",
     "SoftmaxWithLoss",
     "Tanh",
+    "fused_plan",
     "held_dropout_masks",
 ]
 
@@ -441,3 +442,20 @@ class SoftmaxWithLoss(Layer):
         if dx is not None and isinstance(dout, int | float) and dout == 1.0:
             return dx
         return self._ops(self.y).softmax_xent_backward(self.y, self.t, dout / self.y.shape[0])
+
+
+def fused_plan(layers: Sequence[Any]) -> list[tuple[Any, Activation | None]]:
+    """How a network's forward pass runs ``layers``: each layer with the activation layer
+    fused into it (a layer with ``forward_with`` — Affine, Convolution — followed by an
+    :class:`Activation`) or ``None``; a fused activation is not listed on its own."""
+    plan: list[tuple[Any, Activation | None]] = []
+    i = 0
+    while i < len(layers):
+        layer, after = layers[i], layers[i + 1] if i + 1 < len(layers) else None
+        if hasattr(layer, "forward_with") and isinstance(after, Activation):
+            plan.append((layer, after))
+            i += 2
+        else:
+            plan.append((layer, None))
+            i += 1
+    return plan

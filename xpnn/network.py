@@ -41,7 +41,7 @@ from ._validate import non_negative_real, positive_int
 from .backends import Backend, get_backend
 from .gradcheck import numerical_gradient as _numerical_gradient
 from .inputs import InputChecks
-from .layers import Activation, Dropout, Layer, SoftmaxWithLoss, held_dropout_masks
+from .layers import Dropout, Layer, SoftmaxWithLoss, fused_plan, held_dropout_masks
 from .parameters import ParameterStore
 from .params_io import load_params, save_params
 from .random import restore_state, spawn_seeds
@@ -125,7 +125,7 @@ class Network:
         self.params = self._store.params
         self.inputs.array_type = type(next(iter(self.params.values())))
         self.last_layer.backend = self.backend
-        self._plan = self._forward_plan()
+        self._plan = fused_plan(list(self.layers.values()))
 
     def _build(self) -> None:
         """Create the layers and their parameters (subclasses), with :meth:`_add_layer`;
@@ -141,23 +141,6 @@ class Network:
         if isinstance(layer, Dropout):
             self._dropouts.append(layer)
         return layer
-
-    def _forward_plan(self) -> list[tuple[Any, Activation | None]]:
-        """The layers in order, each with the activation layer fused into it (an Affine or
-        Convolution followed by an activation) or ``None``; a fused activation is not
-        listed on its own."""
-        plan: list[tuple[Any, Activation | None]] = []
-        layers = list(self.layers.values())
-        i = 0
-        while i < len(layers):
-            layer, after = layers[i], layers[i + 1] if i + 1 < len(layers) else None
-            if hasattr(layer, "forward_with") and isinstance(after, Activation):
-                plan.append((layer, after))
-                i += 2
-            else:
-                plan.append((layer, None))
-                i += 1
-        return plan
 
     # -- inputs (xpnn.inputs) --------------------------------------------------------------
     def check_input(self, x: Any, name: str = "x") -> Any:

@@ -43,8 +43,7 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-import numpy as np
-
+from ._validate import positive_int
 from .callbacks import (
     Callback,
     CallbackList,
@@ -65,12 +64,6 @@ from .training_data import device_split, epoch_batches, step_targets
 from .training_state import read_trainer_checkpoint, resume_path, trainer_state
 
 __all__ = ["DivergenceError", "EpochLosses", "Trainer"]
-
-
-def _positive_int(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
 
 
 def _optimizer(optimizer: str | Optimizer, optimizer_param: dict[str, Any] | None) -> Any:
@@ -211,11 +204,11 @@ class Trainer:
         self.network: Any = network
         self.trainable = is_trainable(network)  # else book-style (raises if neither)
         self.backend = network_backend(network)
-        self.epochs = _positive_int("epochs", epochs)
-        self.batch_size = _positive_int("mini_batch_size", mini_batch_size)
-        self.eval_batch_size = _positive_int("eval_batch_size", eval_batch_size)
+        self.epochs = positive_int("epochs", epochs)
+        self.batch_size = positive_int("mini_batch_size", mini_batch_size)
+        self.eval_batch_size = positive_int("eval_batch_size", eval_batch_size)
         if evaluate_sample_num_per_epoch is not None:
-            _positive_int("evaluate_sample_num_per_epoch", evaluate_sample_num_per_epoch)
+            positive_int("evaluate_sample_num_per_epoch", evaluate_sample_num_per_epoch)
         self.evaluate_sample_num_per_epoch = evaluate_sample_num_per_epoch
         self.verbose = bool(verbose)
         self.file = sys.stdout if file is None else file
@@ -390,10 +383,8 @@ def keyword_callbacks(
         raise ValueError(f"refresh_interval must be ≥ 0 seconds, got {refresh_interval!r}")
     if on_epoch_end is not None and not callable(on_epoch_end):
         raise TypeError("on_epoch_end must be a callable: on_epoch_end(trainer)")
-    every = _positive_int("checkpoint_every", checkpoint_every)
-    steps = (
-        None if checkpoint_steps is None else _positive_int("checkpoint_steps", checkpoint_steps)
-    )
+    every = positive_int("checkpoint_every", checkpoint_every)
+    steps = None if checkpoint_steps is None else positive_int("checkpoint_steps", checkpoint_steps)
     if steps is not None and trainer.checkpoint_dir is None:
         raise ValueError("checkpoint_steps needs checkpoint_dir: where to save the checkpoints")
     if trainer.checkpoint_dir is not None and not trainer.trainable:

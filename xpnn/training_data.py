@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from ._array_api import one_hot
 from .backends import Backend
 
 __all__ = ["ONE_HOT_LIMIT", "device_split", "epoch_batches", "step_targets"]
@@ -47,9 +48,7 @@ def step_targets(network: Any, trainable: bool, backend: Backend, t: Any) -> Any
     k = network.output_size
     if int(t.shape[0]) * k > ONE_HOT_LIMIT:
         return t
-    xp = backend.xp
-    classes = xp.arange(k, dtype=t.dtype, device=backend.device)
-    return xp.astype(t[:, None] == classes, network.dtype)
+    return one_hot(t, k, network.dtype)
 
 
 def epoch_batches(

@@ -122,10 +122,33 @@ def _parse(tree: Mapping[str, Any]) -> tuple[SavedRun, str, tuple[Any, Any]]:
     return run, str(meta["optimizer_name"]), (meta.get("train_size"), meta.get("batch_size"))
 
 
+def expected_tree(trainer: Any) -> dict[str, Any]:
+    """What a checkpoint of ``trainer`` may hold, for :func:`xpnn.checkpoint.load_checkpoint`
+    to check before it reads any data: the network's arrays, and for each of the optimizer's
+    state slots an array shaped like each parameter (views of one zero, no memory); the
+    rest (names, step counts, history, generator states) is small."""
+    # the arrays only: a generator's state (its seed key's length changes) counts as small
+    network = {k: a for k, a in trainer.network.state_dict().items() if k != "dropout_rng"}
+    params = {k: network[k] for k in trainer.network.params if k in network}
+    slots = getattr(trainer.optimizer, "slots", ())
+    state = {
+        slot: {k: np.broadcast_to(np.zeros((), a.dtype), a.shape) for k, a in params.items()}
+        for slot in slots
+    }
+    optimizer = {"name": None, "hyperparameters": None, "step": None, "state": state}
+    return {
+        "network": network,
+        "optimizer": optimizer,
+        "trainer": None,
+        "history": None,
+        "architecture": None,
+    }
+
+
 def read_trainer_checkpoint(source: str, trainer: Any) -> SavedRun:
     """Read the checkpoint at ``source`` and check that ``trainer`` can continue from it;
     raise ``ValueError`` naming ``source`` if not (``FileNotFoundError`` if it is missing)."""
-    tree = load_checkpoint(source)
+    tree = load_checkpoint(source, expected=expected_tree(trainer))
     try:
         run, optimizer_name, sizes = _parse(tree)
     except KeyError as exc:

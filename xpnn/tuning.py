@@ -571,14 +571,7 @@ def random_search(
     _check_seed(seed)
     space = dict(space)
 
-    root = np.random.SeedSequence(None if seed is None else int(seed))
-    entropy = root.entropy  # an int: the seed, or fresh entropy drawn for it
-    assert isinstance(entropy, int)
-    rng = np.random.default_rng(np.random.SeedSequence(entropy))
-    configs = [_sample_config(space, rng) for _ in range(n_trials)]
-    # 32-bit seeds: accepted by every library, including the book's np.random.seed.
-    seeds = [int(s.generate_state(1, np.uint32)[0]) for s in root.spawn(n_trials)]
-
+    configs, seeds, entropy = _draw(space, n_trials, seed)
     trials: list[Trial | None] = [None] * n_trials
 
     def record(i: int, outcome: tuple[str, dict[str, Any], str | None]) -> None:
@@ -591,6 +584,21 @@ def random_search(
     _run_trials(jobs, executor, record)
     done = [t for t in trials if t is not None]
     return SearchResult(_ranked(done, metric, mode), space, metric, mode, entropy)
+
+
+def _draw(
+    space: Mapping[str, Any], n_trials: int, seed: int | None
+) -> tuple[list[dict[str, Any]], list[int], int]:
+    """``n_trials`` configurations of ``space``, a seed for each trial, and the entropy they
+    all come from (``seed``, or fresh entropy when ``None``)."""
+    root = np.random.SeedSequence(None if seed is None else int(seed))
+    entropy = root.entropy  # an int: the seed, or fresh entropy drawn for it
+    assert isinstance(entropy, int)
+    rng = np.random.default_rng(np.random.SeedSequence(entropy))
+    configs = [_sample_config(space, rng) for _ in range(n_trials)]
+    # 32-bit seeds: accepted by every library, including the book's np.random.seed.
+    seeds = [int(s.generate_state(1, np.uint32)[0]) for s in root.spawn(n_trials)]
+    return configs, seeds, entropy
 
 
 def _check_search(
