@@ -28,6 +28,7 @@ from .gradcheck import GradCheckReport, check_gradients, check_layer, numerical_
 from .initializers import INITIALIZERS, resolve_init
 from .layers import Affine, BatchNormalization, Dropout, Relu, Sigmoid, SoftmaxWithLoss, Tanh
 from .mlp import MultiLayerNet
+from .models import NETWORKS, load_network, network_from_config
 from .network import Network
 from .optimizers import (
     OPTIMIZERS,
@@ -42,6 +43,7 @@ from .optimizers import (
     get_optimizer,
 )
 from .random import Generator, spawn_seeds
+from .summary import Summary
 from .training import DivergenceError, Trainer
 from .tuning import (
     Choice,
@@ -64,6 +66,7 @@ __version__ = "0.1.0"
 __all__ = [
     "BACKEND_NAMES",
     "INITIALIZERS",
+    "NETWORKS",
     "OPTIMIZERS",
     "SGD",
     "AdaGrad",
@@ -96,6 +99,7 @@ __all__ = [
     "SearchResult",
     "Sigmoid",
     "SimpleConvNet",
+    "Summary",
     "SoftmaxWithLoss",
     "Tanh",
     "Trainer",
@@ -113,6 +117,8 @@ __all__ = [
     "im2col",
     "load_checkpoint",
     "load_mnist",
+    "load_network",
+    "network_from_config",
     "numerical_gradient",
     "process_pool",
     "random_search",

@@ -37,6 +37,7 @@ from typing import Any
 
 import numpy as np
 
+from .architecture import architecture_json
 from .checkpoint import load_checkpoint, save_checkpoint
 from .optimizers import Optimizer, get_optimizer
 from .random import spawn_seeds
@@ -392,6 +393,7 @@ class Trainer:
         generator), optimizer state, epoch, step and history, as host arrays."""
         return {
             "network": self.network.state_dict(),
+            "architecture": architecture_json(self.network),
             "optimizer": self.optimizer.state_dict(),
             "trainer": {
                 "epoch": self.current_epoch,
