@@ -625,3 +625,19 @@ class Network:
                     ) from None
         for key, target in targets.items():
             target[...] = new[key]
+
+    # -- using a trained network: a summary, an ONNX export (modules of their own) ---------
+    def summary(self) -> Any:
+        """A :class:`xpnn.summary.Summary`: each layer's name, type, output shape and
+        parameter count, the totals, dtype, backend and device; ``print(net.summary())``."""
+        from .summary import summarize  # imports no network: no cycle
+
+        return summarize(self)
+
+    def export_onnx(self, path: str | os.PathLike, dtype: str | None = None) -> None:
+        """Write this network's inference (BatchNorm with its running statistics, Dropout
+        as the identity) to ``path`` as a standard ONNX model, in its dtype or ``dtype``;
+        needs ``pip install 'xpnn[onnx]'`` (see :func:`xpnn.onnx_export.export_onnx`)."""
+        from .onnx_export import export_onnx  # imports no network: no cycle
+
+        export_onnx(self, path, dtype)
