@@ -21,6 +21,7 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -28,6 +29,7 @@ from conftest import CASES, Case
 
 BOOK = Path(__file__).resolve().parent / "book_repo"
 NUMPY = next((c for c in CASES if c.id == "numpy"), None)
+FIGURES = tempfile.mkdtemp(prefix="xpnn-book-figures-")
 
 pytest.importorskip("matplotlib")
 
@@ -42,6 +44,7 @@ def run_book(script: str, *args: str, case: Case | None = None) -> subprocess.Co
     # (OpenBLAS's second thread waiting for a busy core made some runs 100x slower).
     env.setdefault("OPENBLAS_NUM_THREADS", "1")
     env.setdefault("OMP_NUM_THREADS", "1")
+    env.setdefault("XPNN_BOOK_FIGURES", FIGURES)  # plt.show()'s figures: not into the repo
     return subprocess.run(
         [sys.executable, "-m", "xpnn.book", name, *args],
         cwd=BOOK / folder,
