@@ -3,14 +3,16 @@ the backend and the device, as Keras's ``model.summary()`` and torchinfo show th
 
     >>> print(MultiLayerNet(784, [100], 10, use_batchnorm=True, seed=0).summary())
     MultiLayerNet(784-100-10, relu, batchnorm, float32, numpy:cpu)
-    layer                  type                output shape  parameters
-    ---------------------  ------------------  ------------  ----------
-    (input)                                    (N, 784)               0
-    Affine1                Affine              (N, 100)          78,500
-    BatchNorm1             BatchNormalization  (N, 100)             200
-    Activation_function1   Relu                (N, 100)               0
-    Affine2                Affine              (N, 10)            1,010
-    ...
+    layer                 type                output shape  parameters
+    --------------------  ------------------  ------------  ----------
+    (input)                                   (N, 784)               0
+    Affine1               Affine              (N, 100)          78,500
+    BatchNorm1            BatchNormalization  (N, 100)             200
+    Activation_function1  Relu                (N, 100)               0
+    Affine2               Affine              (N, 10)            1,010
+    parameters: 79,710 (311.4 KiB), all trained
+    state (BatchNorm running statistics, not trained): 200
+    dtype float32, backend numpy, device cpu
 
 The output shapes come from one forward pass of one zero sample in inference mode (what
 ``predict`` does), so they are the shapes the layers really give, for any layer; N is the
