@@ -138,3 +138,22 @@ def test_a_label_column_is_named_as_one_saying_n_integer_labels_are_expected(dty
     with pytest.raises(ValueError) as raised:
         net.loss(x, np.zeros((5, 1), dtype=dtype))
     assert str(raised.value) == LABEL_COLUMN
+
+
+# -- the book's notebooks ---------------------------------------------------------------------
+def test_the_books_convolution_takes_a_number_for_its_bias():
+    """The book's ch07 notebook (apply_filter.py) passes ``b = 0``."""
+    from xpnn.book.common.layers import Convolution
+
+    w = np.random.default_rng(0).random((1, 1, 5, 5))
+    image = np.random.default_rng(1).random((1, 1, 10, 10))
+    out = Convolution(w, 0).forward(image)
+    expected = Convolution(w, np.zeros(1)).forward(image)
+    assert out.shape == (1, 1, 6, 6) and np.array_equal(out, expected)
+
+
+def test_the_books_convolution_still_refuses_a_bias_of_the_wrong_shape():
+    from xpnn.book.common.layers import Convolution
+
+    with pytest.raises(ValueError, match=r"b must have shape \(FN,\) = \(2,\)"):
+        Convolution(np.zeros((2, 1, 3, 3)), np.zeros(3))

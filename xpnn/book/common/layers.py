@@ -14,7 +14,9 @@ differs from the book's code, on purpose:
   logarithm) and takes integer or one-hot labels.
 - ``Relu.backward`` leaves ``dout`` as it was (the book's overwrites it).
 
-``Convolution`` and ``Pooling`` are :mod:`xpnn.conv`'s. ``from common.layers import *`` also gives
+``Convolution`` and ``Pooling`` are :mod:`xpnn.conv`'s; ``Convolution`` also takes a number
+for its bias, one for every filter, as the book's ``ch07/apply_filter.py`` passes ``b = 0``.
+``from common.layers import *`` also gives
 what the book's star import does: ``np``, the functions of :mod:`common.functions`,
 ``im2col`` and ``col2im``.
 """
@@ -24,10 +26,13 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from array_api_compat import array_namespace
+from array_api_compat import device as device_of
 
+from xpnn import conv as _conv
 from xpnn import layers as _layers
 from xpnn.backends import backend_of
-from xpnn.conv import Convolution, Pooling, col2im, im2col
+from xpnn.conv import Pooling, col2im, im2col
 
 from .._network import seed_from_numpy
 from .functions import (
@@ -73,6 +78,18 @@ Relu = _layers.Relu
 Sigmoid = _layers.Sigmoid
 SoftmaxWithLoss = _layers.SoftmaxWithLoss
 Tanh = _layers.Tanh
+
+
+class Convolution(_conv.Convolution):
+    """:class:`xpnn.conv.Convolution` with the book's arguments; a number ``b`` (the book's
+    ``apply_filter.py`` passes ``0``) is the bias of every filter, an array (FN,) of W's
+    dtype on W's device."""
+
+    def __init__(self, W: Any, b: Any, stride: int = 1, pad: int = 0) -> None:
+        if isinstance(b, int | float) and not isinstance(b, bool) and getattr(W, "ndim", 0) == 4:
+            xp = array_namespace(W)
+            b = xp.full((W.shape[0],), float(b), dtype=W.dtype, device=device_of(W))
+        super().__init__(W, b, stride, pad)
 
 
 class Dropout(_layers.Dropout):
