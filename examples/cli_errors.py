@@ -33,7 +33,7 @@ import sys
 from collections.abc import Callable
 from typing import Any, NoReturn
 
-__all__ = ["ArgumentParser", "describe", "fail", "run"]
+__all__ = ["ArgumentParser", "DefaultsHelpFormatter", "describe", "fail", "run"]
 
 #: Extras that provide the optional packages an example may import.
 _EXTRAS = {
@@ -98,11 +98,30 @@ def run(main: Callable[[list[str]], Any], argv: list[str] | None = None) -> NoRe
     sys.exit(status if isinstance(status, int) else 0)
 
 
+class DefaultsHelpFormatter(argparse.HelpFormatter):
+    """``--help`` shows each option's default, ``(default: 20)``, where it has one to show
+    (not ``None``, and not where its help already names it); of a flag, whether it is the
+    default (``--batchnorm ... (the default)``)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        default = action.default
+        if default is None or default is argparse.SUPPRESS or "default" in text:
+            return text
+        if action.nargs == 0:  # a flag: store_true, store_false
+            return f"{text} (the default)".strip() if action.const == default else text
+        if isinstance(default, list):
+            default = ",".join(map(str, default))
+        return f"{text} (default: {default})".strip()
+
+
 class ArgumentParser(argparse.ArgumentParser):
-    """argparse's parser with a ``--debug`` option, and usage errors on one line (with
-    ``--help`` named) instead of the usage text followed by the error."""
+    """argparse's parser with a ``--debug`` option, defaults shown in ``--help``
+    (:class:`DefaultsHelpFormatter`), and usage errors on one line (with ``--help`` named)
+    instead of the usage text followed by the error."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", DefaultsHelpFormatter)
         super().__init__(*args, **kwargs)
         self.add_argument(
             "--debug", action="store_true", help="on an error, show the full traceback"

@@ -31,6 +31,7 @@ from collections.abc import Callable
 sys.path.insert(1, os.path.dirname(os.path.abspath(__file__)))
 import cli_checkpoints
 import cli_errors  # before xpnn: a bad XPNN_BACKEND is a one-line error too
+from mnist import add_output_args, check_output_args, plot_history, write_outputs
 
 import xpnn
 from xpnn import DeepConvNet, DivergenceError, SimpleConvNet, Trainer, load_mnist
@@ -56,7 +57,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--epochs", type=int, default=None, help="default 15 (simple), 12 (deep)")
     p.add_argument("--batch-size", type=int, default=None, help="default 100")
     p.add_argument(
-        "--optimizer", default=None, help="sgd, momentum, nesterov, adagrad, rmsprop, adam or adamw"
+        "--optimizer",
+        default=None,
+        help="sgd, momentum, nesterov, adagrad, rmsprop, adam or adamw (default adam)",
     )
     p.add_argument("--lr", type=float, default=None, help="initial learning rate (default 1e-3)")
     p.add_argument(
@@ -73,7 +76,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "(the book's); DeepConvNet is always He-initialised",
     )
     p.add_argument("--weight-decay", type=float, default=0.0, help="lambda")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="initial weights, dropout, data order")
     p.add_argument("--data-dir", default=None, help="folder holding the four MNIST files")
     p.add_argument("--limit", type=int, default=None, help="train on the first N images only")
     p.add_argument("--test-limit", type=int, default=None, help="test on the first N images only")
@@ -84,8 +87,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help=f"images of each set evaluated after every epoch (default {EVAL_SAMPLES:,})",
     )
     cli_checkpoints.add_arguments(p)
-    p.add_argument("--plot", default=None, metavar="PATH", help="write loss/accuracy curves (PNG)")
-    p.add_argument("--quiet", action="store_true", help="print only the final accuracy")
+    add_output_args(p)
     args = p.parse_args(argv)
     args.checkpoint_dir = cli_checkpoints.folder(p, args)
     defaults = DEFAULTS["deep" if args.deep else "simple"]
@@ -117,6 +119,7 @@ def build(args: argparse.Namespace, backend: xpnn.Backend) -> xpnn.Network:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    check_output_args(args)
     backend = xpnn.backend
     log = (lambda *a: None) if args.quiet else print
     log(f"xpnn {xpnn.__version__} on {backend.name} ({backend.device})")
@@ -169,11 +172,10 @@ def main(argv: list[str] | None = None) -> int:
         f"({seconds:.1f} s on {backend.name})"
     )
     if args.plot:
-        from mnist import plot_history
-
         os.makedirs(os.path.dirname(os.path.abspath(args.plot)), exist_ok=True)
         plot_history(history, trainer.iter_per_epoch, args.plot)
         log(f"wrote {args.plot}")
+    write_outputs(net, args, log)
     return 0
 
 

@@ -64,8 +64,8 @@ def _init(text: str) -> str | float:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     d = DEFAULTS
     p = cli_errors.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--epochs", type=int, default=d["epochs"])
-    p.add_argument("--batch-size", type=int, default=d["batch_size"])
+    p.add_argument("--epochs", type=int, default=d["epochs"], help="passes over the training set")
+    p.add_argument("--batch-size", type=int, default=d["batch_size"], help="mini-batch size")
     p.add_argument(
         "--optimizer",
         default=d["optimizer"],
@@ -78,18 +78,23 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--init", type=_init, default=d["init"], help="he, xavier, or a std such as 0.01"
     )
     bn = p.add_mutually_exclusive_group()
-    bn.add_argument("--batchnorm", dest="batchnorm", action="store_true", default=d["batchnorm"])
-    bn.add_argument("--no-batchnorm", dest="batchnorm", action="store_false")
+    bn.add_argument(
+        "--batchnorm",
+        dest="batchnorm",
+        action="store_true",
+        default=d["batchnorm"],
+        help="Batch Normalization before each activation",
+    )
+    bn.add_argument("--no-batchnorm", dest="batchnorm", action="store_false", help="without it")
     p.add_argument(
         "--dropout", type=float, default=d["dropout"], help="dropout ratio; 0 turns it off"
     )
     p.add_argument("--weight-decay", type=float, default=d["weight_decay"], help="lambda")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="initial weights, dropout, data order")
     p.add_argument("--data-dir", default=None, help="folder holding the four MNIST files")
     p.add_argument("--limit", type=int, default=None, help="train on the first N images only")
     cli_checkpoints.add_arguments(p)
-    p.add_argument("--plot", default=None, metavar="PATH", help="write loss/accuracy curves (PNG)")
-    p.add_argument("--quiet", action="store_true", help="print only the final accuracy")
+    add_output_args(p)
     args = p.parse_args(argv)
     args.checkpoint_dir = cli_checkpoints.folder(p, args)
     if args.dropout and not 0.0 <= args.dropout < 1.0:
@@ -97,6 +102,46 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if args.limit is not None and args.limit < 1:
         p.error(f"--limit must be positive, got {args.limit}")
     return args
+
+
+def add_output_args(p: argparse.ArgumentParser) -> None:
+    """What the training examples write at the end: curves, the network, its ONNX model."""
+    p.add_argument("--plot", default=None, metavar="PATH", help="write loss/accuracy curves (PNG)")
+    p.add_argument(
+        "--save",
+        default=None,
+        metavar="PATH",
+        help="save the trained network (an .npz with its architecture: examples/predict.py "
+        "and xpnn.load_network read it)",
+    )
+    p.add_argument(
+        "--export-onnx",
+        default=None,
+        metavar="PATH",
+        help="export the trained network's inference as an ONNX model (needs xpnn[onnx])",
+    )
+    p.add_argument("--quiet", action="store_true", help="print only the final accuracy")
+
+
+def check_output_args(args: argparse.Namespace) -> None:
+    """Fail before training, not after it, where an output cannot be written."""
+    if args.export_onnx:
+        try:
+            import onnx  # noqa: F401
+        except ImportError:
+            cli_errors.fail("--export-onnx needs the onnx package: pip install 'xpnn[onnx]'")
+
+
+def write_outputs(net: xpnn.Network, args: argparse.Namespace, log) -> None:
+    """``--save`` and ``--export-onnx``, in that order (a failed export keeps the save)."""
+    for path, write, what in (
+        (args.save, net.save_params, "the network (examples/predict.py reads it)"),
+        (args.export_onnx, net.export_onnx, "its ONNX model"),
+    ):
+        if path:
+            os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+            write(path)
+            log(f"wrote {path}: {what}")
 
 
 def plot_history(history: dict[str, list[float]], iter_per_epoch: int, path: str) -> None:
@@ -146,6 +191,7 @@ def build(args: argparse.Namespace, backend: xpnn.Backend) -> MultiLayerNet:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    check_output_args(args)
     backend = xpnn.backend
     log = (lambda *a: None) if args.quiet else print
     log(f"xpnn {xpnn.__version__} on {backend.name} ({backend.device})")
@@ -195,6 +241,7 @@ def main(argv: list[str] | None = None) -> int:
         os.makedirs(os.path.dirname(os.path.abspath(args.plot)), exist_ok=True)
         plot_history(history, trainer.iter_per_epoch, args.plot)
         log(f"wrote {args.plot}")
+    write_outputs(net, args, log)
     return 0
 
 

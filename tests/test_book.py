@@ -17,10 +17,13 @@ save/load and the gradient check; the three experiments that use the same calls 
 
 from __future__ import annotations
 
+import atexit
 import os
 import re
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -28,6 +31,8 @@ from conftest import CASES, Case
 
 BOOK = Path(__file__).resolve().parent / "book_repo"
 NUMPY = next((c for c in CASES if c.id == "numpy"), None)
+FIGURES = tempfile.mkdtemp(prefix="xpnn-book-figures-")  # where plt.show() saves, not the repo
+atexit.register(shutil.rmtree, FIGURES, True)
 
 pytest.importorskip("matplotlib")
 
@@ -42,6 +47,7 @@ def run_book(script: str, *args: str, case: Case | None = None) -> subprocess.Co
     # (OpenBLAS's second thread waiting for a busy core made some runs 100x slower).
     env.setdefault("OPENBLAS_NUM_THREADS", "1")
     env.setdefault("OMP_NUM_THREADS", "1")
+    env.setdefault("XPNN_BOOK_FIGURES", FIGURES)
     return subprocess.run(
         [sys.executable, "-m", "xpnn.book", name, *args],
         cwd=BOOK / folder,

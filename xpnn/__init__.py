@@ -49,6 +49,7 @@ from .layers import (
     Tanh,
 )
 from .mlp import MultiLayerNet
+from .models import NETWORKS, load_network, network_from_config
 from .network import Network
 from .optimizers import (
     OPTIMIZERS,
@@ -64,6 +65,7 @@ from .optimizers import (
 )
 from .progress import ProgressLogger
 from .random import Generator, spawn_seeds
+from .summary import Summary
 from .trainable import BookStyleNetwork, TrainableNetwork
 from .training import DivergenceError, Trainer
 from .tuning import (
@@ -87,6 +89,7 @@ __version__ = "0.1.0"
 __all__ = [
     "BACKEND_NAMES",
     "INITIALIZERS",
+    "NETWORKS",
     "OPTIMIZERS",
     "SEAM",
     "SGD",
@@ -133,6 +136,7 @@ __all__ = [
     "Sigmoid",
     "SimpleConvNet",
     "SoftmaxWithLoss",
+    "Summary",
     "Tanh",
     "TrainableNetwork",
     "Trainer",
@@ -150,6 +154,8 @@ __all__ = [
     "im2col",
     "load_checkpoint",
     "load_mnist",
+    "load_network",
+    "network_from_config",
     "numerical_gradient",
     "process_pool",
     "random_search",

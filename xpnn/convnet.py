@@ -126,6 +126,8 @@ class _ConvNet(Network):
     #: :meth:`accuracy` runs this many samples per forward pass (bounds the patch matrices:
     #: SimpleConvNet's are 25 x 500·576 values, 29 MB in float32).
     eval_batch_size: int | None = 500
+    input_dim: tuple[int, int, int]
+    hidden_size: int
 
     def _weights(self, shape: tuple[int, ...], init: Any) -> tuple[Any, Any]:
         """A weight of ``shape`` drawn by ``init`` and a zero bias (FN for a convolution's
@@ -133,6 +135,16 @@ class _ConvNet(Network):
         xp, dev, dt = self.backend.xp, self.backend.device, self.dtype
         W = init_weight(init, shape, self.init_rng, dt)
         return W, xp.zeros(shape[0] if len(shape) == 4 else shape[1], dtype=dt, device=dev)
+
+    def _config(self) -> dict[str, Any]:
+        """What both networks' configs share (see ``get_config``)."""
+        return {
+            "input_dim": list(self.input_dim),
+            "hidden_size": self.hidden_size,
+            "output_size": self.output_size,
+            "weight_decay_lambda": self.weight_decay_lambda,
+            "dtype": self.dtype_name,
+        }
 
     def _repr_extras(self) -> str:
         extras = [self.dtype_name, f"{self.backend.name}:{self.backend.device}"]
@@ -212,6 +224,14 @@ class SimpleConvNet(_ConvNet):
         self._add_layer("Affine1", Affine(W2, b2), "2")
         self._add_layer("Relu2", Relu())
         self._add_layer("Affine2", Affine(W3, b3), "3")
+
+    def get_config(self) -> dict[str, Any]:
+        """The constructor's arguments, JSON-able (no backend, no seed):
+        ``SimpleConvNet(**net.get_config())`` builds the same architecture, weights drawn
+        afresh. Checkpoints record it (:func:`xpnn.models.load_network`)."""
+        w = self.weight_init_std
+        init = w if isinstance(w, str) else float(w)
+        return {**self._config(), "conv_param": dict(self.conv_param), "weight_init_std": init}
 
     def __repr__(self) -> str:
         p = self.conv_param
@@ -320,6 +340,13 @@ class DeepConvNet(_ConvNet):
         self._add_layer("Dropout1", Dropout(self.dropout_ratio, self.dropout_rng))
         self._add_layer("Affine2", Affine(W8, b8), "8")
         self._add_layer("Dropout2", Dropout(self.dropout_ratio, self.dropout_rng))
+
+    def get_config(self) -> dict[str, Any]:
+        """The constructor's arguments, JSON-able (no backend, no seed):
+        ``DeepConvNet(**net.get_config())`` builds the same architecture, weights drawn
+        afresh. Checkpoints record it (:func:`xpnn.models.load_network`)."""
+        convs = {f"conv_param_{i}": dict(p) for i, p in enumerate(self.conv_params, 1)}
+        return {**self._config(), **convs}
 
     def __repr__(self) -> str:
         filters = "-".join(str(p["filter_num"]) for p in self.conv_params)

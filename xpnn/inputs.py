@@ -209,6 +209,12 @@ class InputChecks:
 
     def _check_one_hot(self, xp: Any, t: Any, n: int, name: str, cheap: bool) -> None:
         k, shape = self.output_size, tuple(t.shape)
+        if shape[1] == 1 and k != 1:
+            raise ValueError(
+                f"{name} has shape {shape}: a column of labels; pass integer class indices "
+                f"of shape ({n},) ({name}.ravel() or {name}[:, 0]) or one-hot labels of "
+                f"shape ({n}, {k})"
+            )
         if shape != (n, k):
             raise ValueError(
                 f"{name} has shape {shape}; one-hot labels for this batch have shape ({n}, {k})"

@@ -138,6 +138,24 @@ class MultiLayerNet(Network):
             keys += [f"{p}{i}" for i in range(1, last) for p in ("gamma", "beta")]
         self._store.reorder(keys)
 
+    def get_config(self) -> dict[str, Any]:
+        """The constructor's arguments, JSON-able (no backend, no seed):
+        ``MultiLayerNet(**net.get_config())`` builds the same architecture, weights drawn
+        afresh. Checkpoints record it (:func:`xpnn.models.load_network`)."""
+        w = self.weight_init_std
+        return {
+            "input_size": self.input_size,
+            "hidden_size_list": list(self.hidden_size_list),
+            "output_size": self.output_size,
+            "activation": self.activation,
+            "weight_init_std": w if isinstance(w, str) else float(w),
+            "weight_decay_lambda": self.weight_decay_lambda,
+            "use_dropout": self.use_dropout,
+            "dropout_ratio": self.dropout_ratio,
+            "use_batchnorm": self.use_batchnorm,
+            "dtype": self.dtype_name,
+        }
+
     def __repr__(self) -> str:
         sizes = "-".join(str(n) for n in (self.input_size, *self.hidden_size_list))
         extras = [self.activation]

@@ -42,13 +42,27 @@ from .backends import Backend, get_backend
 from .gradcheck import numerical_gradient as _numerical_gradient
 from .inputs import InputChecks
 from .layers import Dropout, Layer, SoftmaxWithLoss, fused_plan, held_dropout_masks
+from .onnx_export import export_onnx
 from .parameters import ParameterStore
 from .params_io import load_params, save_params
 from .random import restore_state, spawn_seeds
+from .summary import Summary, summarize
 
 __all__ = ["Network"]
 
 _FLOAT_DTYPES = ("float32", "float64")
+
+
+def _count_correct(xp: Any, predict: Any, x: Any, t: Any, step: int) -> Any:
+    """How many samples of ``x`` the highest score of ``predict`` labels ``t`` (class
+    indices), ``step`` samples per forward pass: a 0-d array on the device."""
+    n = int(x.shape[0])
+    correct = []
+    for i in range(0, n, step):
+        j = min(i + step, n)
+        y = xp.argmax(predict(x[i:j, ...]), axis=1)
+        correct.append(xp.count_nonzero(y == t[i:j]))
+    return correct[0] if len(correct) == 1 else xp.sum(xp.stack(correct))
 
 
 class Network:
@@ -226,13 +240,7 @@ class Network:
             if batch_size is None:
                 batch_size = self.eval_batch_size
             step = n if batch_size is None else positive_int("batch_size", batch_size)
-            correct = []
-            for i in range(0, n, step):
-                j = min(i + step, n)
-                y = xp.argmax(self._predict(x[i:j, ...], False), axis=1)
-                correct.append(xp.count_nonzero(y == t[i:j]))
-            total = correct[0] if len(correct) == 1 else xp.sum(xp.stack(correct))
-            return int(total) / n
+            return int(_count_correct(xp, lambda b: self._predict(b, False), x, t, step)) / n
 
     def numerical_gradient(self, x: Any, t: Any, h: float = 1e-4) -> dict[str, Any]:
         """Gradients of :meth:`loss` (training mode) by central differences (slow; use a
@@ -243,15 +251,11 @@ class Network:
         """
         with self.backend.activate():
             x, t = self.inputs.check_batch(x, t)
-            xp = self.backend.xp
-            buffers = self._store.buffers().values()
-            saved = [(a, xp.asarray(a, copy=True)) for a in buffers]
-            try:
-                with held_dropout_masks(self._dropouts, lambda: self._predict(x, True)):
-                    return _numerical_gradient(lambda p: self._loss(x, t, True), self.params, h=h)
-            finally:
-                for a, a0 in saved:
-                    a[...] = a0
+            with (
+                self._store.buffers_kept(),
+                held_dropout_masks(self._dropouts, lambda: self._predict(x, True)),
+            ):
+                return _numerical_gradient(lambda p: self._loss(x, t, True), self.params, h=h)
 
     def reseed_dropout(self, *key: int) -> None:
         """Restart the dropout stream from this network's seed extended by ``key`` (the
@@ -298,3 +302,14 @@ class Network:
                 # restored before any array is written: a damaged state changes nothing
                 restore_state(self.dropout_rng, rng_state, "dropout generator state")
             self._store.assign(new)
+
+    # -- using a trained network (xpnn.summary, xpnn.onnx_export) ------------------------
+    def summary(self) -> Summary:
+        """Each layer's name, type, output shape and parameter count, the totals, dtype,
+        backend and device: a :class:`xpnn.summary.Summary` (``print(net.summary())``)."""
+        return summarize(self)
+
+    def export_onnx(self, path: str | os.PathLike, dtype: str | None = None) -> None:
+        """Write this network's inference to ``path`` as a standard ONNX model (needs
+        ``xpnn[onnx]``; see :func:`xpnn.onnx_export.export_onnx`)."""
+        export_onnx(self, path, dtype)

@@ -13,7 +13,8 @@ elsewhere, so ½λΣ‖W‖² and λW each cost one pass whatever the depth.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import contextlib
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -130,6 +131,18 @@ class ParameterStore:
     def buffers(self) -> dict[str, Any]:
         """The layers' non-parameter state (BatchNorm's running statistics), by state key."""
         return {key: getattr(layer, attr) for key, (layer, attr) in self._buffers.items()}
+
+    @contextlib.contextmanager
+    def buffers_kept(self) -> Iterator[None]:
+        """Within the block the buffers may change (a training pass updates BatchNorm's
+        running statistics); afterwards they hold their values from before it."""
+        xp = self.backend.xp
+        saved = [(a, xp.asarray(a, copy=True)) for a in self.buffers().values()]
+        try:
+            yield
+        finally:
+            for a, a0 in saved:
+                a[...] = a0
 
     def state_arrays(self) -> dict[str, Any]:
         """Every array a checkpoint holds: the parameters, then the buffers."""

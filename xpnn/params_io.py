@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from ._bounded_npz import BoundedNpz, NpzRefused
+from .architecture import architecture_json
 from .checkpoint import SMALL_BYTES, CheckpointError, load_checkpoint, save_checkpoint
 
 __all__ = ["load_params", "save_params"]
@@ -56,7 +57,9 @@ def save_params(network: Any, path: str | os.PathLike) -> None:
     """Write ``network.state_dict()`` to ``path`` as an xpnn checkpoint, atomically (a crash
     leaves the previous file, if any). The name is used as given: ``params.pkl`` holds a
     ``.npz``, not a pickle."""
-    save_checkpoint(path, {"network": _state_of(network)})
+    save_checkpoint(
+        path, {"network": _state_of(network), "architecture": architecture_json(network)}
+    )
 
 
 def _is_pickle(path: str) -> bool:

@@ -4,6 +4,7 @@ checked before anything is changed (:func:`read_trainer_checkpoint`).
 The tree (format of :mod:`xpnn.checkpoint`)::
 
     network     the network's state_dict(): parameters, statistics, dropout generator
+    architecture  the network's class and constructor arguments (JSON), or None
     optimizer   the optimizer's state_dict(): hyperparameters, step counts, moments
     trainer     epoch, iter (global step), seed_entropy, seed_spawn_key, optimizer_name,
                 epoch_step (steps done in the epoch in progress; 0 at an epoch's end),
@@ -24,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from .architecture import architecture_json
 from .checkpoint import load_checkpoint
 
 __all__ = [
@@ -62,6 +64,7 @@ def trainer_state(trainer: Any) -> dict[str, Any]:
     partial = list(trainer.epoch_losses.values) if trainer.epoch_step else []
     return {
         "network": trainer.network.state_dict(),
+        "architecture": architecture_json(trainer.network),
         "optimizer": trainer.optimizer.state_dict(),
         "trainer": {
             "epoch": trainer.current_epoch,

@@ -135,6 +135,7 @@ def main(argv: list[str] | None = None) -> dict:
     print(title)
     print(common.format_table(["setting", "layer", "mean", "std", "saturated", "zero"], rows))
     print(f"wall time {wall:.2f} s")
+    common.quick_note(args, f"{n} inputs", "1000")
 
     results = {
         "experiment": "activation_histograms (figures 6-10 to 6-14)",

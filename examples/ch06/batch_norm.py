@@ -131,6 +131,7 @@ def main(argv: list[str] | None = None) -> dict:
     print(title)
     print(common.format_table(["W std", "acc BN", "acc no BN", "BN - no BN", ""], rows))
     print(f"BN ahead at {wins} of {len(runs)} scales; wall time {wall:.1f} s")
+    common.quick_note(args, f"{len(runs)} weight scales, {epochs} epochs", "16 scales, 20 epochs")
 
     results = {
         "experiment": "batch_norm (figures 6-18, 6-19)",

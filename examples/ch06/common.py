@@ -1,8 +1,10 @@
 """What every chapter-6 experiment script shares: its command line, its output, MNIST.
 
 Each script takes ``--backend``, ``--seed``, ``--out DIR`` (a PNG and a JSON of the numbers
-go there) and ``--quick`` (a reduced size that runs in seconds, for the tests), prints a small
-table, and returns its numbers from ``main(argv)`` so tests can assert on them.
+go there, ``out/ch06`` by default; the last line printed names both files) and ``--quick`` (a
+reduced size that runs in seconds, for the tests; the table then says that it is a shorter
+run than the book's), prints a small table, and returns its numbers from ``main(argv)`` so
+tests can assert on them.
 
 Each script imports this module first and runs ``common.run(main)``: a missing data set, an
 unusable backend or a bad argument is one line on stderr and exit status 2, ``--debug``
@@ -40,7 +42,9 @@ def parser(description: str) -> argparse.ArgumentParser:
     )
     p.add_argument("--seed", type=int, default=0, help="seed for data order and init")
     p.add_argument("--out", default="out/ch06", help="folder for the PNG and the JSON")
-    p.add_argument("--quick", action="store_true", help="a reduced size that runs in seconds")
+    p.add_argument(
+        "--quick", action="store_true", help="a reduced size that runs in seconds (not the book's)"
+    )
     p.add_argument("--data-dir", default=None, help="folder holding the four MNIST files")
     return p
 
@@ -87,13 +91,29 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+def quick_note(args: argparse.Namespace, ran: str, book: str) -> None:
+    """Under ``--quick``, print under the table that it compares a shorter run (``ran``)
+    with the book's (``book``), whose numbers are for the full size."""
+    if args.quick:
+        print(
+            f"--quick: {ran}, where the book runs {book}; a shorter run than the book's, "
+            "so its numbers are not the ones to match (drop --quick for the book's size)"
+        )
+
+
 def save_results(out_dir: str, name: str, results: dict[str, Any], fig: Any = None) -> None:
-    """Write ``name.json`` (the numbers) and, given a matplotlib figure, ``name.png``."""
+    """Write ``name.json`` (the numbers) and, given a matplotlib figure, ``name.png``, and
+    print where they went."""
     os.makedirs(out_dir, exist_ok=True)
-    with open(os.path.join(out_dir, f"{name}.json"), "w") as f:
+    numbers = os.path.join(out_dir, f"{name}.json")
+    with open(numbers, "w") as f:
         json.dump(_jsonable(results), f, indent=1, allow_nan=False)
     if fig is not None:
-        fig.savefig(os.path.join(out_dir, f"{name}.png"), dpi=110)
+        figure = os.path.join(out_dir, f"{name}.png")
+        fig.savefig(figure, dpi=110)
+        print(f"figure: {figure}; numbers: {numbers}")
+    else:
+        print(f"numbers: {numbers}")
 
 
 def pyplot():

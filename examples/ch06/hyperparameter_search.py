@@ -248,6 +248,7 @@ def main(argv=None) -> dict:
         print(f"best 5 {name}: {low:.2e} .. {high:.2e}   (book: {book_low:.0e} .. {book_high:.0e})")
     if result.failed:
         print(f"{len(result.failed)} trial(s) failed, e.g. {result.failed[0].error}")
+    common.quick_note(args, f"{n_trials} trials of {epochs} epochs", "100 of 50")
 
     results = {
         "experiment": NAME,

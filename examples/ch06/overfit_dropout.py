@@ -100,6 +100,7 @@ def main(argv=None) -> dict:
     header = ["run", "train acc", "test acc", "gap", f"gap @ epoch {mid + 1}", "seconds"]
     print(f"{NAME}: {epochs} epochs, {len(data[1][0])} test images, {backend.name}")
     print(common.format_table(header, rows))
+    common.quick_note(args, f"{epochs} epochs, 1000 test images", "301 epochs, all 10,000")
 
     results = {
         "experiment": NAME,

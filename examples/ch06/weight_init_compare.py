@@ -82,6 +82,7 @@ def main(argv: list[str] | None = None) -> dict:
     print(title)
     print(common.format_table(header, rows))
     print(f"wall time {wall:.1f} s")
+    common.quick_note(args, f"{iterations} iterations", "2000")
 
     results = {
         "experiment": "weight_init_compare (figure 6-15)",

@@ -9,7 +9,8 @@ frames left out) and exits with status 1; ``sys.exit(n)`` in the script exits wi
 A script that cannot be opened gives one line and exit status 2, as Python does.
 
 The backend is the one ``XPNN_BACKEND`` (and ``XPNN_DEVICE``) name, read when xpnn is
-imported.
+imported. Without a display, a script's ``plt.show()`` saves its figures and says where
+(:mod:`xpnn.book.figures`).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import os
 import sys
 import types
 
+from .figures import save_figures_on_show
 from .imports import install
 
 USAGE = "usage: python -m xpnn.book SCRIPT.py [ARGS...]"
@@ -45,6 +47,8 @@ def run(script: str, args: list[str]) -> int:
         print(f"xpnn.book: can't open file {path!r}: {reason}", file=sys.stderr)
         return 2
     install()
+    if b"matplotlib" in source:
+        save_figures_on_show(path)
     main = types.ModuleType("__main__")
     main.__file__ = path
     vars(main).update(__cached__=None, __builtins__=builtins)  # what ModuleType lacks

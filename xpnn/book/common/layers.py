@@ -15,7 +15,9 @@ differs from the book's code, on purpose:
   the book's chapter 7 gradient check passes them (``T = np.array([1]).reshape((1, 1))``).
 - ``Relu.backward`` leaves ``dout`` as it was (the book's overwrites it).
 
-``Convolution`` and ``Pooling`` are :mod:`xpnn.conv`'s. ``from common.layers import *`` also gives
+``Convolution`` and ``Pooling`` are :mod:`xpnn.conv`'s; ``Convolution`` also takes a number
+for its bias, one for every filter, as the book's ``ch07/apply_filter.py`` passes ``b = 0``.
+``from common.layers import *`` also gives
 what the book's star import does: ``np``, the functions of :mod:`common.functions`,
 ``im2col`` and ``col2im``.
 """
@@ -26,10 +28,12 @@ from typing import Any
 
 import numpy as np
 from array_api_compat import array_namespace
+from array_api_compat import device as device_of
 
+from xpnn import conv as _conv
 from xpnn import layers as _layers
 from xpnn.backends import backend_of
-from xpnn.conv import Convolution, Pooling, col2im, im2col
+from xpnn.conv import Pooling, col2im, im2col
 
 from .._network import seed_from_numpy
 from .functions import (
@@ -86,6 +90,18 @@ class SoftmaxWithLoss(_layers.SoftmaxWithLoss):
         if t.ndim == 2 and t.shape[1] == 1 != x.shape[1] and xp.isdtype(t.dtype, "integral"):
             t = xp.reshape(t, (t.shape[0],))
         return super().forward(x, t, train_flg, want_grad=want_grad)
+
+
+class Convolution(_conv.Convolution):
+    """:class:`xpnn.conv.Convolution` with the book's arguments; a number ``b`` (the book's
+    ``apply_filter.py`` passes ``0``) is the bias of every filter, an array (FN,) of W's
+    dtype on W's device."""
+
+    def __init__(self, W: Any, b: Any, stride: int = 1, pad: int = 0) -> None:
+        if isinstance(b, int | float) and not isinstance(b, bool) and getattr(W, "ndim", 0) == 4:
+            xp = array_namespace(W)
+            b = xp.full((W.shape[0],), float(b), dtype=W.dtype, device=device_of(W))
+        super().__init__(W, b, stride, pad)
 
 
 class Dropout(_layers.Dropout):
