@@ -44,7 +44,7 @@ SUITE_NEEDS = {
 }
 
 #: The CuPy wheel for each CUDA major version (pyproject's cuda12 and cuda13 extras).
-CUPY_WHEELS = {"12": "cupy-cuda12x>=13", "13": "cupy-cuda13x>=13.6"}
+CUPY_WHEELS = {"12": "cupy-cuda12x[ctk]>=14", "13": "cupy-cuda13x[ctk]>=14"}
 
 _FIND_MISSING = (
     "import importlib.util, sys; "

@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 import numpy as np
@@ -51,7 +52,7 @@ __all__ = [
 
 _INSTALL = (
     "pip install 'xpnn[cuda12]' for CUDA 12 or 'xpnn[cuda13]' for CUDA 13 "
-    "(nvidia-smi shows the CUDA version)"
+    "(nvidia-smi shows the CUDA version; these install CuPy with the CUDA libraries it needs)"
 )
 
 
@@ -466,6 +467,28 @@ def device_key(device: Any) -> int:
         ) from None
 
 
+# Each CUDA library a training step loads, tried once with a tiny call: CuPy loads them
+# lazily, so a wheel without one (the cuda12/cuda13 extras without CuPy's [ctk]) would pass
+# a kernel and fail at the first matmul or weight draw, deep inside training.
+_PROBES: tuple[tuple[str, str, Callable[[Any], Any]], ...] = (
+    ("run a kernel", "NVRTC", lambda cupy: int(cupy.arange(3, dtype=cupy.float32).sum())),
+    (
+        "multiply matrices",
+        "cuBLAS",
+        lambda cupy: float(
+            cupy.matmul(
+                cupy.ones((2, 2), dtype=cupy.float32), cupy.ones((2, 2), dtype=cupy.float32)
+            ).sum()
+        ),
+    ),
+    (
+        "draw random numbers",
+        "cuRAND",
+        lambda cupy: float(cupy.random.RandomState(0).random_sample((2,), cupy.float32).sum()),
+    ),
+)
+
+
 def _check_device(cupy: Any, key: int) -> None:
     """Raise :class:`BackendError` unless CuPy can run work on GPU ``key``: a device, and
     the CUDA libraries a training step needs (NVRTC for kernels, cuBLAS for a matmul, cuRAND
@@ -482,23 +505,32 @@ def _check_device(cupy: Any, key: int) -> None:
         )
     try:
         count = int(cupy.cuda.runtime.getDeviceCount())
-        if not 0 <= key < count:
-            raise DeviceBackendError(
-                f"CuPy sees {count} CUDA device(s) (0 to {count - 1}), not device {key}; "
-                "check CUDA_VISIBLE_DEVICES"
-            )
-        with cupy.cuda.Device(key):  # a wheel without its CUDA libraries fails here
-            int(cupy.arange(3, dtype=cupy.float32).sum())
-    except BackendError:
-        raise
     except Exception as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise BackendError(
-            f"CuPy is installed and sees a GPU, but cannot run a kernel on device {key} "
-            f"({type(exc).__name__}: {first}); the CuPy wheel probably does not match the "
-            f"CUDA libraries here: {_INSTALL}, and check `python -c 'import cupy; "
-            "cupy.show_config()'`"
-        ) from None
+        raise _cannot("count the devices", "CUDA runtime", exc) from None
+    if not 0 <= key < count:
+        raise DeviceBackendError(
+            f"CuPy sees {count} CUDA device(s) (0 to {count - 1}), not device {key}; "
+            "check CUDA_VISIBLE_DEVICES"
+        )
+    for what, library, probe in _PROBES:
+        try:
+            with cupy.cuda.Device(key):
+                probe(cupy)
+        except Exception as exc:
+            raise _cannot(f"{what} on device {key}", library, exc) from None
+
+
+def _cannot(what: str, library: str, exc: Exception) -> BackendError:
+    """The one-line error of a probe that failed: what, which library, the first line of
+    its error, and the fix."""
+    text = str(exc).strip()
+    first = text.splitlines()[0] if text else type(exc).__name__
+    return BackendError(
+        f"CuPy is installed and sees a GPU, but cannot {what} ({library}: "
+        f"{type(exc).__name__}: {first}); the CUDA libraries CuPy needs are missing or do "
+        f"not match its wheel: {_INSTALL}, and check "
+        "`python -c 'import cupy; cupy.show_config()'`"
+    )
 
 
 create = CupyBackend.create
