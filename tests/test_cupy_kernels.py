@@ -29,6 +29,7 @@ import pytest
 from conftest import CASES
 from cuda_on_cpu import compiler_missing, cpu_cupy_backend
 
+import xpnn
 from xpnn.backends.base import SEAM, Backend
 from xpnn.backends.cupy import CupyBackend, CupyKernels
 
@@ -447,3 +448,56 @@ def test_dropout_draws_the_reference_mask(on, dtype, ratio):
     for got, want, what in zip(fused, portable, ("out", "mask"), strict=True):
         check(got, want, "exact", what)
     assert 0 < np.count_nonzero(fused[1]) < fused[1].size
+
+
+# -- a whole training step ------------------------------------------------------------------
+NETWORKS = {
+    "MLP, BatchNorm, ReLU": lambda b: xpnn.MultiLayerNet(
+        12, [8, 8], 3, use_batchnorm=True, backend=b, seed=0, dtype="float64"
+    ),
+    "MLP, dropout, sigmoid": lambda b: xpnn.MultiLayerNet(
+        12,
+        [8, 8],
+        3,
+        activation="sigmoid",
+        use_dropout=True,
+        dropout_ratio=0.3,
+        backend=b,
+        seed=0,
+        dtype="float64",
+    ),
+    "SimpleConvNet": lambda b: xpnn.SimpleConvNet(
+        (1, 10, 9),
+        {"filter_num": 4, "filter_size": 3, "pad": 1, "stride": 1},
+        hidden_size=10,
+        output_size=3,
+        backend=b,
+        seed=0,
+        dtype="float64",
+    ),
+    "DeepConvNet": lambda b: xpnn.DeepConvNet(backend=b, seed=0, dtype="float64"),
+}
+
+
+@pytest.mark.parametrize("network", list(NETWORKS))
+def test_a_training_step_on_the_kernels_is_the_portable_step(on, network):
+    """The layers, the kernels and the glue between them (layouts, bound gradients, the
+    pooling's context): one SGD step, loss, gradients and updated parameters, in float64.
+    Absolute 1e-12 on values of order 1: some gradients are 0 in exact arithmetic (an
+    Affine's bias before BatchNorm) and both paths give rounding noise there (which Adam
+    would scale up to ±lr·noise/ε; its kernel is test_fused_rules')."""
+    make = NETWORKS[network]
+
+    def step(b: CupyKernels) -> list[Any]:
+        net = make(b)
+        rng = np.random.default_rng(12)
+        x = rng.random((3, *net.input_shape))
+        t = rng.integers(0, net.output_size, 3)
+        loss, grads = net.loss_and_gradient(x, t)
+        grads = {k: b.xp.asarray(g, copy=True) for k, g in grads.items()}
+        xpnn.SGD(lr=0.1).update(net.params, net.gradient(x, t))
+        return [loss, *grads.values(), *net.params.values()]
+
+    fused, portable = on.both(step)
+    for got, want in zip(fused, portable, strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-12)
