@@ -19,6 +19,7 @@ Tolerances (:data:`TOLERANCES`), by what the kernel computes:
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from collections.abc import Callable
@@ -143,7 +144,10 @@ def test_every_seam_operation_is_a_kernel_with_its_launches_declared():
 
 def test_importing_the_cupy_backend_does_not_import_cupy():
     code = "import sys, xpnn.backends.cupy as c; c.KERNELS; print('cupy' in sys.modules)"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    env = {k: v for k, v in os.environ.items() if k not in ("XPNN_BACKEND", "XPNN_DEVICE")}
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
+    )
     assert out.stdout.strip() == "False"
 
 
