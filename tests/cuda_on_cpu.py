@@ -29,6 +29,7 @@ Compiled libraries are cached per source text for the test session.
 
 from __future__ import annotations
 
+import atexit
 import ctypes
 import hashlib
 import re
@@ -183,8 +184,9 @@ def _library(source: str) -> Any:
     lib = _LIBRARIES.get(key)
     if lib is not None:
         return lib
-    if _BUILD_DIR is None:
+    if _BUILD_DIR is None:  # one folder per test session, removed at its end
         _BUILD_DIR = Path(tempfile.mkdtemp(prefix="xpnn-cuda-on-cpu-"))
+        atexit.register(shutil.rmtree, _BUILD_DIR, True)
     cpp, so = _BUILD_DIR / f"{key}.cpp", _BUILD_DIR / f"{key}.so"
     cpp.write_text(source, encoding="utf-8")
     cmd = [
