@@ -25,7 +25,7 @@ def _data_env() -> dict[str, str]:
 def tests(session: nox.Session) -> None:
     """The suite on every CPU backend available: numpy, array_api_strict (two devices),
     and torch when it is installed in the session (``nox -s tests -- --torch``)."""
-    session.install("-e", ".[test]")
+    session.install("-e", ".[test,kernels]")
     if "--torch" in session.posargs:
         session.install("torch")
     args = [a for a in session.posargs if a != "--torch"]
@@ -44,7 +44,7 @@ SUITE_NEEDS = {
 }
 
 #: The CuPy wheel for each CUDA major version (pyproject's cuda12 and cuda13 extras).
-CUPY_WHEELS = {"12": "cupy-cuda12x>=13", "13": "cupy-cuda13x>=13.6"}
+CUPY_WHEELS = {"12": "cupy-cuda12x[ctk]>=14", "13": "cupy-cuda13x[ctk]>=14"}
 
 _FIND_MISSING = (
     "import importlib.util, sys; "

@@ -414,6 +414,52 @@ def test_cupy_that_cannot_run_a_kernel_fails_at_import_in_one_line():
     assert "xpnn[cuda12]" in last and "xpnn[cuda13]" in last
 
 
+# ... and CuPy whose kernels run, but without cuBLAS (or cuRAND): a wheel installed without
+# CuPy's [ctk] libraries, which fails at the first matmul (or weight draw), not at import.
+CUPY_WORKING_KERNELS = (
+    CUPY_WITHOUT_CUDA_LIBRARIES + "class Array:\n"
+    "    def sum(self): return self\n"
+    "    def __int__(self): return 0\n"
+    "    def __float__(self): return 0.0\n"
+    "cupy.arange = cupy.ones = cupy.matmul = lambda *a, **k: Array()\n"
+    "class RandomState:\n"
+    "    def __init__(self, seed): pass\n"
+    "    def random_sample(self, *a, **k): return Array()\n"
+    "cupy.random = types.SimpleNamespace(RandomState=RandomState)\n"
+)
+
+
+def _missing(library: str) -> str:
+    return (
+        f"def missing(*a, **k):\n"
+        f"    raise ImportError('{library}: cannot open shared object file: No such file')\n"
+    )
+
+
+def test_cupy_without_cublas_fails_at_import_naming_it_and_the_fix():
+    prelude = CUPY_WORKING_KERNELS + _missing("libcublas.so.13") + "cupy.matmul = missing\n"
+    proc = _import_xpnn_with("cupy", prelude)
+    assert proc.returncode != 0
+    last = proc.stderr.strip().splitlines()[-1]
+    assert "BackendError" in last and "cannot multiply matrices on device 0" in last
+    assert "cuBLAS" in last and "libcublas.so.13" in last
+    assert "xpnn[cuda12]" in last and "xpnn[cuda13]" in last
+
+
+def test_cupy_without_curand_fails_at_import_naming_it_and_the_fix():
+    prelude = (
+        CUPY_WORKING_KERNELS
+        + _missing("libcurand.so.10")
+        + ("cupy.random = types.SimpleNamespace(RandomState=missing)\n")
+    )
+    proc = _import_xpnn_with("cupy", prelude)
+    assert proc.returncode != 0
+    last = proc.stderr.strip().splitlines()[-1]
+    assert "BackendError" in last and "cannot draw random numbers on device 0" in last
+    assert "cuRAND" in last and "libcurand.so.10" in last
+    assert "xpnn[cuda12]" in last and "xpnn[cuda13]" in last
+
+
 def test_asking_cupy_for_a_gpu_it_does_not_see_names_the_ones_it_does():
     prelude = CUPY_WITHOUT_CUDA_LIBRARIES + "cupy.arange = lambda *a, **k: [0.0]\n"
     env_code = "import os; os.environ['XPNN_DEVICE'] = '3'\n"

@@ -5,24 +5,46 @@ ignores ``device=`` for CuPy's creation functions; so :meth:`CupyBackend.activat
 backend's device current, and xpnn enters it around everything that computes (building a
 network, forward and backward passes, optimizer updates, training). Backends are cached by
 device id (``cupy.cuda.Device`` objects are not hashable).
+
+**Kernels.** Every operation of the kernel seam (:data:`xpnn.backends.base.SEAM`) runs as
+one CuPy kernel or two (:class:`CupyKernels`; the texts are
+:mod:`xpnn.backends.cupy_kernels`), so that a training step is a few dozen launches: CuPy
+spends 10-140 µs of host time on each, whatever the GPU. :func:`all_kernels` builds every
+kernel object without a device. Importing this module does not import CuPy.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
-from typing import Any
+import math
+from collections.abc import Callable
+from typing import Any, ClassVar
 
 import numpy as np
 
+from ..ops.batchnorm import feature_layout
+from ..ops.conv import output_hw
 from ..random import Generator, int_seed, shape_of
 from .base import Backend, BackendError, DeviceBackendError, import_library
+from .cupy_kernels import (
+    ACTIVATION_KERNELS,
+    FUSED_RULES,
+    KERNELS,
+    OPTIONS,
+    Elementwise,
+    FusedRule,
+    Reduction,
+)
 
 __all__ = [
     "FUSED_RULES",
     "CupyBackend",
     "CupyGenerator",
+    "CupyKernels",
     "FusedRule",
+    "all_kernels",
+    "build_kernel",
     "create",
     "device_key",
     "owns",
@@ -30,12 +52,271 @@ __all__ = [
 
 _INSTALL = (
     "pip install 'xpnn[cuda12]' for CUDA 12 or 'xpnn[cuda13]' for CUDA 13 "
-    "(nvidia-smi shows the CUDA version)"
+    "(nvidia-smi shows the CUDA version; these install CuPy with the CUDA libraries it needs)"
 )
 
 
-class CupyBackend(Backend):
-    """CuPy through ``array_api_compat.cupy``, on one ``cupy.cuda.Device``."""
+_KERNEL_OBJECTS: dict[tuple[Any, str], Any] = {}
+
+
+def build_kernel(cupy: Any, name: str) -> Any:
+    """The CuPy kernel object called ``name`` (:data:`~xpnn.backends.cupy_kernels.KERNELS`),
+    built with the library ``cupy`` (CuPy, or a stand-in with the same two classes). CuPy
+    compiles it on its first launch on each device."""
+    spec = KERNELS[name]
+    if isinstance(spec, Reduction):
+        return cupy.ReductionKernel(
+            spec.in_params,
+            spec.out_params,
+            spec.map_expr,
+            spec.reduce_expr,
+            spec.post_map_expr,
+            spec.identity,
+            spec.name,
+            reduce_type=spec.reduce_type,
+            preamble=spec.preamble,
+            options=OPTIONS,
+        )
+    assert isinstance(spec, Elementwise)
+    return cupy.ElementwiseKernel(
+        spec.in_params,
+        spec.out_params,
+        spec.operation,
+        spec.name,
+        preamble=spec.preamble,
+        options=OPTIONS,
+    )
+
+
+def all_kernels() -> dict[str, Any]:
+    """Every CuPy kernel object xpnn can launch (``ElementwiseKernel``, ``ReductionKernel``),
+    keyed by name: built, not compiled, so no device is needed. Imports CuPy."""
+    cupy = import_library("cupy", _INSTALL)
+    return {name: build_kernel(cupy, name) for name in KERNELS}
+
+
+def _check_shape(what: str, array: Any, expected: tuple[int, ...]) -> None:
+    """A kernel reads raw arrays by index: a wrong shape would read past them."""
+    if tuple(array.shape) != tuple(expected):
+        raise ValueError(f"{what} has shape {tuple(array.shape)}, expected {tuple(expected)}")
+
+
+class CupyKernels(Backend):
+    """The kernel seam on CuPy: each operation one kernel or two, launched on the current
+    device. The results are the portable reference's (:mod:`xpnn.ops`), ties of max pooling
+    included; the numbers differ only by the rounding of the math functions and of sums
+    taken in another order.
+
+    :attr:`LAUNCHES` declares the kernels each override launches per call (what
+    ``benchmarks/opcount.py --backend cupy-model`` counts). ``use_fused_kernels = False``
+    (on an instance) runs the portable references instead, e.g. to compare the two."""
+
+    #: Kernel launches per call of each override of the seam.
+    LAUNCHES: ClassVar[dict[str, int]] = {
+        "conv_patches": 1,
+        "conv_patches_adjoint": 1,
+        "maxpool_forward": 1,  # the maxima and the index of each window's first maximum
+        "maxpool_backward": 1,
+        "bias_act": 1,
+        "act_forward": 1,
+        "act_backward": 1,
+        "softmax_xent": 2,  # a thread per row (y, dx, the row's loss), then the loss's sum
+        "softmax_xent_backward": 1,
+        "batchnorm_forward": 2,  # the statistics (or √(σ² + eps)), then x̂ and the output
+        "batchnorm_backward": 2,  # dβ and dγ in one reduction, then dx
+        "dropout_forward": 3,  # cuRAND's draw (2: its numbers, CuPy's fold to [0, 1)), the mask
+        "optimizer_step": 1,  # a rule of the user's own (no fused kernel) runs the portable one
+    }
+
+    use_fused_kernels = True
+
+    def _k(self, name: str) -> Any:
+        key = (self._lib, name)
+        kernel = _KERNEL_OBJECTS.get(key)
+        if kernel is None:
+            kernel = _KERNEL_OBJECTS[key] = build_kernel(self._lib, name)
+        return kernel
+
+    def conv_patches(self, x: Any, fh: int, fw: int, stride: int, pad: int, out: Any = None) -> Any:
+        if not self.use_fused_kernels:
+            return super().conv_patches(x, fh, fw, stride, pad, out)
+        n, c, h, w = x.shape
+        oh, ow = output_hw(h, w, fh, fw, stride, pad)
+        shape = (c * fh * fw, n * oh * ow)
+        if out is None:
+            out = self._lib.empty(shape, dtype=x.dtype)
+        _check_shape("the patch matrix's buffer", out, shape)
+        self._k("xpnn_im2col")(x, fh, fw, stride, pad, oh, ow, out)
+        return out
+
+    def conv_patches_adjoint(
+        self, dp: Any, x_shape: tuple[int, ...], fh: int, fw: int, stride: int, pad: int
+    ) -> Any:
+        if not self.use_fused_kernels:
+            return super().conv_patches_adjoint(dp, x_shape, fh, fw, stride, pad)
+        n, c, h, w = x_shape
+        oh, ow = output_hw(h, w, fh, fw, stride, pad)
+        _check_shape("dP", dp, (c * fh * fw, n * oh * ow))
+        img = self._lib.empty((c, n, h, w), dtype=dp.dtype)  # channel-major, as the reference
+        self._k("xpnn_col2im")(dp, fh, fw, stride, pad, oh, ow, n, h, w, img)
+        return self.xp.permute_dims(img, (1, 0, 2, 3))
+
+    def maxpool_forward(self, x: Any, ph: int, pw: int, stride: int, pad: int) -> tuple[Any, Any]:
+        """``ctx`` is (the int32 index of each window's first maximum, -1 for a NaN window;
+        whether x is channel-major, so that dx is laid out as x)."""
+        if not self.use_fused_kernels:
+            return super().maxpool_forward(x, ph, pw, stride, pad)
+        n, c, h, w = x.shape
+        oh, ow = output_hw(h, w, ph, pw, stride, pad)
+        out = self._lib.empty((n, c, oh, ow), dtype=x.dtype)
+        arg = self._lib.empty((n, c, oh, ow), dtype=self._lib.int32)
+        self._k("xpnn_maxpool_forward")(x, ph, pw, stride, pad, oh, ow, out, arg)
+        return out, (arg, x.strides[1] > x.strides[0])
+
+    def maxpool_backward(
+        self,
+        dout: Any,
+        out: Any,
+        ctx: Any,
+        x_shape: tuple[int, ...],
+        ph: int,
+        pw: int,
+        stride: int,
+        pad: int,
+    ) -> Any:
+        if not self.use_fused_kernels:
+            return super().maxpool_backward(dout, out, ctx, x_shape, ph, pw, stride, pad)
+        arg, channel_major = ctx
+        _check_shape("dout", dout, arg.shape)
+        n, c, h, w = x_shape
+        if channel_major:
+            dx = self.xp.permute_dims(self._lib.empty((c, n, h, w), dtype=dout.dtype), (1, 0, 2, 3))
+        else:
+            dx = self._lib.empty((n, c, h, w), dtype=dout.dtype)
+        overlap = stride < ph or stride < pw
+        self._k("xpnn_maxpool_backward")(
+            dout, arg, ph, pw, stride, pad, int(channel_major), int(overlap), dx, size=n * c * h * w
+        )
+        return dx
+
+    def bias_act(self, z: Any, b: Any, act: str) -> Any:
+        name = ACTIVATION_KERNELS["bias_act"].get(act)
+        if name is None or not self.use_fused_kernels:
+            return super().bias_act(z, b, act)
+        self._k(name)(b, z)
+        return z
+
+    def act_forward(self, x: Any, act: str) -> Any:
+        name = ACTIVATION_KERNELS["act_forward"].get(act)
+        if name is None or not self.use_fused_kernels:
+            return super().act_forward(x, act)
+        return self._k(name)(x, self._lib.empty_like(x))
+
+    def act_backward(self, dout: Any, out: Any, act: str) -> Any:
+        name = ACTIVATION_KERNELS["act_backward"].get(act)
+        if name is None or not self.use_fused_kernels:
+            return super().act_backward(dout, out, act)
+        return self._k(name)(dout, out, self._lib.empty_like(dout))
+
+    def softmax_xent(self, x: Any, t: Any, want_grad: bool) -> tuple[Any, Any, Any]:
+        if not self.use_fused_kernels:
+            return super().softmax_xent(x, t, want_grad)
+        n = x.shape[0]
+        _check_shape("t", t, x.shape)
+        lib = self._lib
+        y, rows = lib.empty(x.shape, dtype=x.dtype), lib.empty((n,), dtype=x.dtype)
+        if want_grad:
+            dx = lib.empty(x.shape, dtype=x.dtype)
+            self._k("xpnn_softmax_xent_rows_grad")(x, t, 1.0 / n, y, dx, rows)
+        else:
+            dx = None
+            self._k("xpnn_softmax_xent_rows")(x, t, y, rows)
+        return self._k("xpnn_sum_scaled")(rows, -1.0 / n), y, dx
+
+    def softmax_xent_backward(self, y: Any, t: Any, scale: float) -> Any:
+        if not self.use_fused_kernels:
+            return super().softmax_xent_backward(y, t, scale)
+        return self._k("xpnn_softmax_xent_backward")(y, t, scale)
+
+    def batchnorm_forward(
+        self,
+        x: Any,
+        gamma: Any,
+        beta: Any,
+        running_mean: Any,
+        running_var: Any,
+        momentum: float,
+        eps: float,
+        train: bool,
+    ) -> tuple[Any, Any, Any]:
+        if not self.use_fused_kernels:
+            return super().batchnorm_forward(
+                x, gamma, beta, running_mean, running_var, momentum, eps, train
+            )
+        axes, per_feature = feature_layout(x)
+        lib, c = self._lib, x.shape[1]
+        if train:
+            mean, std = lib.empty((c,), dtype=x.dtype), lib.empty((c,), dtype=x.dtype)
+            self._k("xpnn_batchnorm_stats")(
+                x, momentum, 1.0 - momentum, eps, mean, std, running_mean, running_var, axis=axes
+            )
+        else:
+            mean, std = running_mean, self._k("xpnn_batchnorm_std")(running_var, eps)
+        out, xn = lib.empty_like(x), lib.empty_like(x)
+        f = per_feature
+        self._k("xpnn_batchnorm_normalize")(x, f(mean), f(std), f(gamma), f(beta), out, xn)
+        return out, xn, std
+
+    def batchnorm_backward(
+        self,
+        dout: Any,
+        xn: Any,
+        std: Any,
+        gamma: Any,
+        train: bool,
+        dgamma: Any = None,
+        dbeta: Any = None,
+    ) -> tuple[Any, Any, Any]:
+        if not self.use_fused_kernels:
+            return super().batchnorm_backward(dout, xn, std, gamma, train, dgamma, dbeta)
+        axes, f = feature_layout(dout)
+        lib, c = self._lib, dout.shape[1]
+        dbeta = lib.empty((c,), dtype=dout.dtype) if dbeta is None else dbeta
+        dgamma = lib.empty((c,), dtype=dout.dtype) if dgamma is None else dgamma
+        self._k("xpnn_batchnorm_grad_sums")(dout, xn, dbeta, dgamma, axis=axes)
+        dx = lib.empty_like(xn)
+        if train:
+            minv = -1.0 / (math.prod(dout.shape) // c)
+            self._k("xpnn_batchnorm_backward")(
+                dout, xn, f(dgamma), f(dbeta), f(gamma), f(std), minv, dx
+            )
+        else:
+            self._k("xpnn_batchnorm_backward_inference")(dout, f(gamma), f(std), dx)
+        return dx, dgamma, dbeta
+
+    def dropout_forward(self, x: Any, ratio: float, generator: Any) -> tuple[Any, Any]:
+        if not self.use_fused_kernels:
+            return super().dropout_forward(x, ratio, generator)
+        u = generator.random(tuple(x.shape), dtype=x.dtype)
+        out, mask = self._lib.empty_like(x), self._lib.empty_like(x)
+        self._k("xpnn_dropout")(x, u, ratio, 1.0 / (1.0 - ratio), out, mask)
+        return out, mask
+
+    def optimizer_step(
+        self, optimizer: Any, p: Any, g: Any, state: dict[str, Any], step: int
+    ) -> None:
+        rule = FUSED_RULES.get(getattr(optimizer, "rule", None) or "")
+        if not self.use_fused_kernels or rule is None:  # a rule of the user's own: portable
+            super().optimizer_step(optimizer, p, g, state, step)
+            return
+        scalars = optimizer.scalars(step, self.xp, p.dtype)
+        kernel = self._k(f"xpnn_fused_{optimizer.rule}")
+        kernel(g, *(scalars[s] for s in rule.scalars), p, *(state[s] for s in rule.slots))
+
+
+class CupyBackend(CupyKernels):
+    """CuPy through ``array_api_compat.cupy``, on one ``cupy.cuda.Device``; the kernel seam
+    is :class:`CupyKernels`'."""
 
     name = "cupy"
 
@@ -79,77 +360,8 @@ class CupyBackend(Backend):
     def rng(self, seed: Any = None) -> CupyGenerator:
         return CupyGenerator(self, seed)
 
-    #: Apply optimizer rules with one fused kernel each (False: the portable rule, e.g. to
-    #: compare the two).
-    use_fused_kernels = True
-
-    def optimizer_step(
-        self, optimizer: Any, p: Any, g: Any, state: dict[str, Any], step: int
-    ) -> None:
-        rule = FUSED_RULES.get(getattr(optimizer, "rule", None) or "")
-        if not self.use_fused_kernels or rule is None:  # a rule of the user's own: portable
-            super().optimizer_step(optimizer, p, g, state, step)
-            return
-        scalars = optimizer.scalars(step, self.xp, p.dtype)
-        kernel = _kernel(self._lib, optimizer.rule)
-        kernel(g, *(scalars[s] for s in rule.scalars), p, *(state[s] for s in rule.slots))
-
     def device_key(self) -> int:
         return int(self.device.id)
-
-
-class FusedRule:
-    """One optimizer rule as a CUDA elementwise operation over the flat buffers: reads the
-    gradient ``g`` and the ``scalars`` (Python floats, cast to the parameters' type ``T``),
-    updates ``p`` and the state ``slots`` in place. The formula is the portable rule's
-    (``xpnn/optimizers.py``), written as one expression per array."""
-
-    def __init__(self, scalars: tuple[str, ...], slots: tuple[str, ...], operation: str) -> None:
-        self.scalars, self.slots, self.operation = scalars, slots, operation
-
-    @property
-    def in_params(self) -> str:
-        return ", ".join(["T g", *(f"T {s}" for s in self.scalars)])
-
-    @property
-    def out_params(self) -> str:
-        return ", ".join(["T p", *(f"T {s}" for s in self.slots)])
-
-
-FUSED_RULES = {
-    "sgd": FusedRule(("lr",), (), "p -= lr * g"),
-    "momentum": FusedRule(("lr", "momentum"), ("v",), "v = momentum * v - lr * g; p += v"),
-    "nesterov": FusedRule(
-        ("lr", "momentum"), ("v",), "T s = lr * g; v = momentum * v - s; p += momentum * v - s"
-    ),
-    "adagrad": FusedRule(("lr", "eps"), ("h",), "h += g * g; p -= lr * g / (sqrt(h) + eps)"),
-    "rmsprop": FusedRule(
-        ("lr", "rho", "omrho", "eps"),
-        ("h",),
-        "h = rho * h + omrho * (g * g); p -= lr * g / (sqrt(h) + eps)",
-    ),
-    # 1 - β is passed in (computed in double, then cast to T, as the portable rule's Python
-    # float is): computed in the kernel from a float32 β it would round differently
-    "adam": FusedRule(
-        ("b1", "b2", "omb1", "omb2", "lr_t", "eps_t", "decay"),
-        ("m", "v"),
-        "p *= decay; m = b1 * m + omb1 * g; v = b2 * v + omb2 * (g * g); "
-        "p -= lr_t * m / (sqrt(v) + eps_t)",
-    ),
-}
-
-_KERNELS: dict[str, Any] = {}
-
-
-def _kernel(cupy: Any, name: str) -> Any:
-    """The ElementwiseKernel of rule ``name`` (compiled by CuPy on first use, then cached)."""
-    kernel = _KERNELS.get(name)
-    if kernel is None:
-        rule = FUSED_RULES[name]
-        kernel = _KERNELS[name] = cupy.ElementwiseKernel(
-            rule.in_params, rule.out_params, rule.operation, f"xpnn_fused_{name}"
-        )
-    return kernel
 
 
 class CupyGenerator(Generator):
@@ -255,6 +467,28 @@ def device_key(device: Any) -> int:
         ) from None
 
 
+# Each CUDA library a training step loads, tried once with a tiny call: CuPy loads them
+# lazily, so a wheel without one (the cuda12/cuda13 extras without CuPy's [ctk]) would pass
+# a kernel and fail at the first matmul or weight draw, deep inside training.
+_PROBES: tuple[tuple[str, str, Callable[[Any], Any]], ...] = (
+    ("run a kernel", "NVRTC", lambda cupy: int(cupy.arange(3, dtype=cupy.float32).sum())),
+    (
+        "multiply matrices",
+        "cuBLAS",
+        lambda cupy: float(
+            cupy.matmul(
+                cupy.ones((2, 2), dtype=cupy.float32), cupy.ones((2, 2), dtype=cupy.float32)
+            ).sum()
+        ),
+    ),
+    (
+        "draw random numbers",
+        "cuRAND",
+        lambda cupy: float(cupy.random.RandomState(0).random_sample((2,), cupy.float32).sum()),
+    ),
+)
+
+
 def _check_device(cupy: Any, key: int) -> None:
     """Raise :class:`BackendError` unless CuPy can run work on GPU ``key``: a device, and
     the CUDA libraries a training step needs (NVRTC for kernels, cuBLAS for a matmul, cuRAND
@@ -271,23 +505,32 @@ def _check_device(cupy: Any, key: int) -> None:
         )
     try:
         count = int(cupy.cuda.runtime.getDeviceCount())
-        if not 0 <= key < count:
-            raise DeviceBackendError(
-                f"CuPy sees {count} CUDA device(s) (0 to {count - 1}), not device {key}; "
-                "check CUDA_VISIBLE_DEVICES"
-            )
-        with cupy.cuda.Device(key):  # a wheel without its CUDA libraries fails here
-            int(cupy.arange(3, dtype=cupy.float32).sum())
-    except BackendError:
-        raise
     except Exception as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise BackendError(
-            f"CuPy is installed and sees a GPU, but cannot run a kernel on device {key} "
-            f"({type(exc).__name__}: {first}); the CuPy wheel probably does not match the "
-            f"CUDA libraries here: {_INSTALL}, and check `python -c 'import cupy; "
-            "cupy.show_config()'`"
-        ) from None
+        raise _cannot("count the devices", "CUDA runtime", exc) from None
+    if not 0 <= key < count:
+        raise DeviceBackendError(
+            f"CuPy sees {count} CUDA device(s) (0 to {count - 1}), not device {key}; "
+            "check CUDA_VISIBLE_DEVICES"
+        )
+    for what, library, probe in _PROBES:
+        try:
+            with cupy.cuda.Device(key):
+                probe(cupy)
+        except Exception as exc:
+            raise _cannot(f"{what} on device {key}", library, exc) from None
+
+
+def _cannot(what: str, library: str, exc: Exception) -> BackendError:
+    """The one-line error of a probe that failed: what, which library, the first line of
+    its error, and the fix."""
+    text = str(exc).strip()
+    first = text.splitlines()[0] if text else type(exc).__name__
+    return BackendError(
+        f"CuPy is installed and sees a GPU, but cannot {what} ({library}: "
+        f"{type(exc).__name__}: {first}); the CUDA libraries CuPy needs are missing or do "
+        f"not match its wheel: {_INSTALL}, and check "
+        "`python -c 'import cupy; cupy.show_config()'`"
+    )
 
 
 create = CupyBackend.create
