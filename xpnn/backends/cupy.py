@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -38,6 +38,10 @@ class CupyBackend(Backend):
     """CuPy through ``array_api_compat.cupy``, on one ``cupy.cuda.Device``."""
 
     name = "cupy"
+
+    #: Kernel launches of each seam operation this backend replaces (the CuPy model of
+    #: ``benchmarks/opcount.py`` counts them; a replaced operation must be listed here).
+    LAUNCHES: ClassVar[dict[str, int]] = {"optimizer_step": 1}
 
     @classmethod
     def create(cls, key: Any) -> CupyBackend:
