@@ -9,8 +9,9 @@ counted apart. It is a model too, close to a CUDA launch count: cuDNN may run a
 convolution as two kernels, and a ``_foreach_`` operation launches one kernel per chunk of
 tensors. The same code counts on the CPU (the dry run) and on CUDA.
 
-A step's launches are the difference between an epoch of 3 and an epoch of 2 batches, so
-that what an epoch does once (the permutation, the last loss read, evaluation) cancels::
+A step's launches are the difference between an epoch of 2 batches and an epoch of 1, so
+that what an epoch does once (the permutation, the last loss read, evaluation) and what the
+first step does (an optimizer creating its state) cancel::
 
     per_step = launches_per_step(torch, lambda k: make_epoch_of(k * batch))
 """
@@ -59,6 +60,6 @@ def count_launches(torch: Any, fn: Callable[[], Any]) -> dict[str, int]:
 
 def launches_per_step(torch: Any, make_epoch: Callable[[int], Callable[[], Any]]) -> int:
     """Launches of one steady-state step: ``make_epoch(k)`` builds (uncounted) a callable
-    running a fresh epoch of ``k`` batches; the count of 3 batches less that of 2."""
-    three, two = make_epoch(3), make_epoch(2)
-    return count_launches(torch, three)["launches"] - count_launches(torch, two)["launches"]
+    running a fresh epoch of ``k`` batches; the count of 2 batches less that of 1."""
+    two, one = make_epoch(2), make_epoch(1)
+    return count_launches(torch, two)["launches"] - count_launches(torch, one)["launches"]

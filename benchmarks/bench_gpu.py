@@ -28,8 +28,8 @@ devices synchronised before each clock stops; medians and mins over rounds.
 **Launches per step**, beside each time: for xpnn on CuPy (or on the CPU in a dry run) the
 CuPy model of ``benchmarks/opcount.py`` (``--backend cupy-model``: a Trainer step); for torch
 and xpnn on torch the ATen operations one step dispatches, views, allocations and host reads
-left out (``_torch_launches.py``, measured on --torch-device); for the floor its matrix
-products.
+left out (``_torch_launches.py``: epochs of 2 and 1 batches on --torch-device, their
+difference); for the floor its matrix products.
 
 The Adam update: one ``update`` over 10 M float32 parameters (bench_optimizers.py's layout)
 for xpnn and torch.optim's three implementations, its effective bandwidth (read p, g, m, v;
@@ -38,7 +38,7 @@ write p, m, v) against the copy bandwidth of the device.
 MNIST is read from ``--data-dir``, else ``$XPNN_DATA/mnist``, else ``~/.cache/xpnn/mnist``
 (never downloaded); without it, random data of MNIST's shape, with a note. ``--max-seconds
 S`` starts no round that would end after about S seconds (at least one runs per table).
-``--dry-run``: numpy and torch on the CPU, 1,000 MLP and 300 convnet images, one round, a
+``--dry-run``: numpy and torch on the CPU, 500 MLP and 100 convnet images, one round, a
 2,000-parameter update: a check that every path runs, not a measurement. Every section is
 printed, and written to ``--out``, as soon as it is measured.
 """
@@ -75,8 +75,8 @@ DRY_RUN = {
     "backend": "numpy",
     "device": None,
     "torch_device": "cpu",
-    "limit": 1_000,
-    "conv_limit": 300,
+    "limit": 500,
+    "conv_limit": 100,
     "repeats": 1,
     "update_params": 2_000,
 }
@@ -309,7 +309,7 @@ def floor_launches(case: Case) -> int:
 
 
 def torch_step_launches(s: Setup, case: Case, variant: str, host: Host) -> int:
-    """Launches of a step of a torch-based variant, counted over epochs of 3 and 2 batches."""
+    """Launches of a step of a torch-based variant, counted over epochs of 2 and 1 batches."""
     images = isinstance(case, conv.Case)
 
     def epoch_of(k: int) -> mlp.Epoch:
@@ -544,10 +544,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         args.limit = mlp.QUICK_SAMPLES
     if args.repeats < 1:
         ap.error("--repeats must be at least 1")
-    if args.limit is not None and args.limit < 1_000:
-        ap.error("--limit must be at least 1,000 (the warm-up slice)")
-    if args.conv_limit < 300:
-        ap.error("--conv-limit must be at least 300 (three batches)")
+    if args.limit is not None and args.limit < 300:
+        ap.error("--limit must be at least 300 (a batch of every case)")
+    if args.conv_limit < 100:
+        ap.error("--conv-limit must be at least 100 (a batch)")
     if args.update_params < 2_000:
         ap.error("--update-params must be at least 2,000 (4 large arrays and 400 small ones)")
     all_cases = {c.name.lower(): c for c in [*mlp.CASES, *conv.CASES]}
