@@ -484,7 +484,7 @@ def update_rows(
 
 
 # -- main ----------------------------------------------------------------------------------
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
+def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     add = ap.add_argument
     add("--backend", default="cupy", help="xpnn backend (default cupy)")
@@ -533,6 +533,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     add("--out", default=None, metavar="FILE.md", help="also write the tables here")
     add("--data-dir", default=None, help="MNIST folder (default $XPNN_DATA/mnist)")
+    return ap
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    """The command line, with --dry-run's and --quick's sizes filled in, checked."""
+    ap = build_parser()
     args = ap.parse_args(argv)
     if args.dry_run:
         for key, value in DRY_RUN.items():

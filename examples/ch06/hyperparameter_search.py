@@ -213,7 +213,8 @@ def plot(result: xpnn.SearchResult, ranges: dict):
     return fig
 
 
-def main(argv=None) -> dict:
+def parse(argv):
+    """The command line, checked; ``(args, devices)``, ``devices`` a list or ``None``."""
     p = common.parser(__doc__.splitlines()[0])
     p.add_argument(
         "--workers", type=int, default=None,
@@ -236,22 +237,34 @@ def main(argv=None) -> dict:
         p.error(f"--workers must be at least 1, got {args.workers}")
     if args.dask not in (None, "local") and args.workers is not None:
         p.error("--workers sets the processes of this machine; a cluster has its own workers")
-    devices = [d.strip() for d in args.devices.split(",") if d.strip()] if args.devices else None
-    if args.devices is not None and args.dask != "local":
+    if args.devices is None:
+        return args, None
+    devices = [d.strip() for d in args.devices.split(",") if d.strip()]
+    if args.dask != "local":
         p.error("--devices starts one worker per device: it goes with --dask local")
-    if devices is not None and args.workers is not None:
+    if args.workers is not None:
         p.error("--devices starts one worker per device: leave out --workers")
-    if args.devices is not None and not devices:
+    if not devices:
         p.error("--devices needs at least one device name")
-    backend = common.backend(args)
+    return args, devices
+
+
+def worker_count(args, devices, backend: xpnn.Backend) -> int | None:
+    """Processes of this machine for the trials; ``None``: a cluster's own, or one per
+    device on a device backend."""
     if args.dask is None:
-        workers = args.workers or 1
-    elif args.dask == "local" and (devices is not None or not backend.is_cpu):
-        workers = args.workers  # None: one per device
-    elif args.dask == "local":
-        workers = args.workers or os.cpu_count() or 1
-    else:
-        workers = None  # the cluster's
+        return args.workers or 1
+    if args.dask != "local" or devices is not None:
+        return None
+    if not backend.is_cpu:
+        return args.workers  # None: one per device
+    return args.workers or os.cpu_count() or 1
+
+
+def main(argv=None) -> dict:
+    args, devices = parse(argv)
+    backend = common.backend(args)
+    workers = worker_count(args, devices, backend)
     n_trials = args.trials or (10 if args.quick else 100)
     epochs = args.epochs or (15 if args.quick else 50)
 
