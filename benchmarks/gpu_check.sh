@@ -4,15 +4,20 @@
 #   bash benchmarks/gpu_check.sh                      # on a machine with a GPU, CuPy and torch
 #   bash benchmarks/gpu_check.sh --dry-run            # the same steps on the CPU (CI runs this)
 #   bash benchmarks/gpu_check.sh --report r.md --data-dir /data/mnist --budget 420
+#   bash benchmarks/gpu_check.sh --wheels .gpu_carry/wheels   # install what is missing first
 #
 # For a machine with no network and nothing pip-installed: xpnn is imported from this
-# checkout (PYTHONPATH = the repository root), with $PYTHON or the python3 on PATH. Steps:
+# checkout (PYTHONPATH = the repository root), with $PYTHON or the python3 on PATH. With
+# --wheels DIR (made here by `python benchmarks/gpu_carry.py prepare`), the packages of
+# DIR's wheels that this Python lacks are installed into a temporary folder on PYTHONPATH,
+# with pip, from DIR alone. Steps:
 #
 #   0  environment: versions, devices, and every module xpnn and its tests need
 #   1  the test suite on CuPy   (dry run: on the GPU stand-in and numpy, a subset of files)
 #   2  the main job, 2 epochs   (dry run: numpy, --limit 5000)
 #   3  resume_check.py          (dry run: array_api_strict on device1)
-#   4  bench_gpu.py, full or --quick as the time left allows (dry run: numpy, torch CPU, quick)
+#   4  bench_gpu.py, full, --repeats 3 or --quick as the time left allows: MLP and convnet
+#      epochs on CuPy, on torch CUDA (xpnn and PyTorch), launches per step (dry run: --dry-run)
 #
 # Each step runs under `timeout` within one budget (--budget seconds, default 450: under 8
 # minutes in all); a failing step never stops the others. One Markdown report is written to
@@ -20,12 +25,13 @@
 # The exit status is 0 only if every step passed.
 set -u -o pipefail
 
-usage() { sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; }
 
 DRY=0
 REPORT=gpu_check_report.md
 DATA_DIR=""
 BUDGET=450
+WHEELS=""
 while [ $# -gt 0 ]; do
     case "$1" in
         --dry-run) DRY=1 ;;
@@ -35,6 +41,8 @@ while [ $# -gt 0 ]; do
         --data-dir=*) DATA_DIR=${1#*=} ;;
         --budget) BUDGET=${2:?--budget needs seconds}; shift ;;
         --budget=*) BUDGET=${1#*=} ;;
+        --wheels) WHEELS=${2:?--wheels needs a folder}; shift ;;
+        --wheels=*) WHEELS=${1#*=} ;;
         -h|--help) usage; exit 0 ;;
         *) echo "gpu_check.sh: unknown argument $1 (try --help)" >&2; exit 2 ;;
     esac
@@ -42,6 +50,11 @@ while [ $# -gt 0 ]; do
 done
 case "$BUDGET" in ''|*[!0-9]*) echo "gpu_check.sh: --budget takes whole seconds" >&2; exit 2 ;; esac
 
+if [ -n "$WHEELS" ] && ! ls "$WHEELS"/*.whl >/dev/null 2>&1; then
+    echo "gpu_check.sh: --wheels $WHEELS: no wheels there (python benchmarks/gpu_carry.py prepare makes .gpu_carry/wheels)" >&2
+    exit 2
+fi
+[ -n "$WHEELS" ] && WHEELS=$(cd "$WHEELS" && pwd)
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 PY=${PYTHON:-python3}
 if ! command -v "$PY" >/dev/null 2>&1; then
@@ -54,6 +67,18 @@ WORK=$(mktemp -d "${TMPDIR:-/tmp}/xpnn-gpu-check.XXXXXX")
 export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1 MPLBACKEND=Agg
 unset XPNN_BACKEND XPNN_TEST_BACKENDS # each step sets its own
 cd "$ROOT" || exit 2
+
+# -- the packages this Python lacks, from --wheels (before anything imports them)
+WHEEL_NOTE="none given (--wheels)"
+if [ -n "$WHEELS" ]; then
+    if "$PY" benchmarks/gpu_carry.py install "$WHEELS" "$WORK/site" >"$WORK/wheels.log" 2>&1; then
+        export PYTHONPATH="$ROOT:$WORK/site${PYTHONPATH#"$ROOT"}"
+        WHEEL_NOTE="from $WHEELS: $(grep -c ': installing' "$WORK/wheels.log") installed, $(grep -c 'already installed' "$WORK/wheels.log") already there"
+    else
+        WHEEL_NOTE="installing from $WHEELS FAILED: $(tail -n 3 "$WORK/wheels.log" | tr '\n' ' ')"
+    fi
+    echo "== wheels: $WHEEL_NOTE"
+fi
 
 clock() { date +%s.%N; }
 START=$(clock)
@@ -136,7 +161,8 @@ for folder in sys.argv[1:]:
 EOF
 }
 MNIST=$(find_mnist ${DATA_DIR:+"$DATA_DIR"} ${XPNN_DATA:+"$XPNN_DATA/mnist"} \
-    "$ROOT/shared/datasets/mnist" "$ROOT/../shared/datasets/mnist" "$HOME/.cache/xpnn/mnist")
+    "$ROOT/.gpu_carry/mnist" "$ROOT/shared/datasets/mnist" "$ROOT/../shared/datasets/mnist" \
+    "$HOME/.cache/xpnn/mnist")
 if [ -n "$MNIST" ]; then
     MNIST=$(cd "$MNIST" && pwd -P)
     mkdir -p "$WORK/data" && ln -s "$MNIST" "$WORK/data/mnist"
@@ -210,6 +236,7 @@ write_report() {
     echo "- date: $(date -u '+%Y-%m-%d %H:%M:%S UTC'); host $(hostname 2>/dev/null || echo '?')"
     echo "- checkout: $ROOT, commit $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo 'unknown (no git)')"
     echo "- python: $PY ($(command -v "$PY"))"
+    echo "- wheels: $WHEEL_NOTE"
     echo "- data: $DATA_NOTE"
     echo "- total: $(elapsed "$START") s of a ${BUDGET} s budget"
     if [ "$all" != PASS ]; then echo "- steps not passed:$failed"; fi
@@ -293,10 +320,10 @@ if [ "$DRY" = 1 ]; then
     run_step 3 "$(step_limit 90 45)" "$PY" benchmarks/resume_check.py \
         --backend array_api_strict --device device1 --limit 2000 --epochs 2 \
         ${MNIST:+--data-dir "$MNIST"}
-    limit=$(step_limit 150 5)
-    # 2,000 samples and a 1 M-parameter update: a busy 2-core CI machine takes minutes on more
-    run_step 4 "$limit" "$PY" benchmarks/bench_gpu.py --backend numpy --torch-device cpu \
-        --quick --limit 2000 --update-params 1000000 --max-seconds $(( limit - 10 )) \
+    limit=$(step_limit 300 5)
+    # every path of the GPU benchmark at tiny sizes: numpy for CuPy, torch's cpu for CUDA
+    # (1-2 minutes; a DeepConvNet step takes seconds on a busy 2-core machine)
+    run_step 4 "$limit" "$PY" benchmarks/bench_gpu.py --dry-run --max-seconds $(( limit - 10 )) \
         ${MNIST:+--data-dir "$MNIST"} --out "$WORK/bench.md"
 else
     run_step 0 "$(step_limit 30 0)" "$PY" benchmarks/gpu_env.py
@@ -313,10 +340,11 @@ else
     run_step 3 "$(step_limit 90 45)" "$PY" benchmarks/resume_check.py --backend cupy \
         --limit 10000 --epochs 2 ${MNIST:+--data-dir "$MNIST"}
     limit=$(step_limit 400 5)
+    # full: MLPs on 60,000 images and convnets on 10,000, 5 rounds (--max-seconds cuts rounds)
     if [ "$limit" -ge 240 ]; then
         mode=()
     elif [ "$limit" -ge 150 ]; then
-        mode=(--repeats 3)
+        mode=(--repeats 3 --conv-limit 5000)
     else
         mode=(--quick)
     fi

@@ -136,3 +136,36 @@ def test_search_gives_the_same_trials_on_a_dask_cluster(tmp_path, mnist):
     on_dask = _written(tmp_path / "dask", "hyperparameter_search")
     assert on_dask["dask"] == "local"
     assert on_dask["search"]["trials"] == alone["search"]["trials"]
+
+
+def test_search_on_two_stand_in_gpus_runs_one_worker_per_device_and_spreads_the_trials(
+    tmp_path, mnist
+):
+    """``--dask local --devices device1,device2`` on the GPU stand-in: one worker per device,
+    each trial on its worker's device, and the trials those of a run in this process."""
+    pytest.importorskip("distributed")
+    tiny = ["--quick", "--trials", "6", "--epochs", "2", "--backend", "array_api_strict"]
+    alone = _script("hyperparameter_search").main([*tiny, "--out", str(tmp_path / "1")])
+    one_thread = {f"{lib}_NUM_THREADS": "1" for lib in ("OMP", "OPENBLAS", "MKL")}
+    proc = subprocess.run(
+        [sys.executable, str(CH06 / "hyperparameter_search.py"), *tiny, "--dask", "local",
+         "--devices", "device1,device2", "--out", str(tmp_path / "gpus")],
+        capture_output=True, text=True, timeout=300,
+        env={**os.environ, "MPLBACKEND": "Agg", **one_thread},
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert "dask: 2 worker(s) at local, one per device: device1, device2" in proc.stdout
+    on_gpus = _written(tmp_path / "gpus", "hyperparameter_search")
+    assert on_gpus["devices"] == ["device1", "device2"]
+    trials = on_gpus["search"]["trials"]
+    devices = {t["metrics"]["device"] for t in trials}
+    assert devices == {"array_api_strict device1", "array_api_strict device2"}
+
+    def without_device(trials: list[dict]) -> list[dict]:
+        return [{**t, "metrics": {k: v for k, v in t["metrics"].items() if k != "device"}}
+                for t in trials]  # fmt: skip
+
+    assert {t["metrics"]["device"] for t in alone["search"]["trials"]} == {
+        "array_api_strict CPU_DEVICE"
+    }
+    assert without_device(trials) == without_device(alone["search"]["trials"])

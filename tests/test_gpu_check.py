@@ -3,7 +3,7 @@
 ``benchmarks/gpu_check.sh`` is run on a GPU machine only now and then; ``--dry-run`` runs
 each of its steps on the CPU (the suite on the GPU stand-in, the main job on numpy, the
 resume check on array_api_strict's second device, bench_gpu.py on numpy and torch CPU), so
-that a change that breaks one of them fails here first. It takes a minute or two.
+that a change that breaks one of them fails here first. It takes two to five minutes.
 """
 
 from __future__ import annotations
@@ -73,7 +73,9 @@ def test_the_dry_run_report_holds_the_measurements(dry_run):
     _, report = dry_run
     assert re.search(r"test accuracy 0\.\d{4} after 2 epochs", report)  # the main job
     assert "PASS: all" in report and "state keys bitwise equal" in report  # the resume check
-    assert "| SGD " in report and "| wide Adam " in report  # the epoch table
+    assert "| SGD " in report and "| wide Adam " in report  # the MLP epoch table
+    assert "| Simple " in report and "| Deep " in report  # the convnet epoch table
+    assert "launches/step" in report  # beside every time
     assert "| xpnn Adam (numpy)" in report  # the update table
     assert re.search(r"^- total: [\d.]+ s", report, re.MULTILINE)
 

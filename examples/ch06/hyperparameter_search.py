@@ -4,6 +4,7 @@
     python examples/ch06/hyperparameter_search.py --quick                       # seconds
     python examples/ch06/hyperparameter_search.py --dask tcp://scheduler:8786   # a Dask cluster
     python examples/ch06/hyperparameter_search.py --dask local --workers 4      # one here
+    XPNN_BACKEND=cupy python examples/ch06/hyperparameter_search.py --dask local  # per GPU
 
 As the book's ``ch06/hyperparameter_optimization.py``: the first 500 MNIST training images,
 shuffled, 20 % (100) held out for validation (:func:`xpnn.train_val_split`), the other 400
@@ -31,6 +32,13 @@ the ones ``--workers 1`` gives. The workers need xpnn (and numpy) installed, and
 the data travels with each trial (500 images); this script's ``objective`` travels by value
 (Dask pickles functions of ``__main__`` with cloudpickle). ``pip install distributed``.
 
+**On several GPUs.** With a device backend (``XPNN_BACKEND=cupy``, or torch on CUDA),
+``--dask local`` starts one worker per GPU (dask-cuda's ``LocalCUDACluster`` where it is
+installed, else one worker process per device with its own ``XPNN_DEVICE``;
+``dask_devices.py``), and each trial trains on its worker's GPU; ``--devices 0,2`` picks
+the GPUs. Each trial reports the device it ran on (``device`` in its metrics). The trials and
+their numbers are the same as on one device, up to the last bits a GPU library may change.
+
 ``--quick`` runs 10 trials of 15 epochs.
 """
 
@@ -42,6 +50,7 @@ import os
 import time
 
 import common
+import dask_devices
 
 import xpnn
 
@@ -56,13 +65,19 @@ BOOK_RANGES = {"lr": (1e-3, 1e-2), "weight_decay": (1e-8, 1e-6)}
 GRID = (4, 5)  # the book draws the best 20 trials in 4 rows of 5
 
 
-def objective(config: dict, seed: int, *, data, backend: str | None) -> dict:
+def objective(config: dict, seed: int, *, data, backend: str, device=None) -> dict:
     """One trial: train on ``data``'s training part with ``config``, as the book's
-    ``__train``; the final and per-epoch accuracies on both parts."""
+    ``__train``, on ``backend`` (a name) and ``device`` (``None``: the worker's own, its
+    ``XPNN_DEVICE`` when the trial runs, else the library's first); the final and per-epoch
+    accuracies on both parts, and the device it ran on. (Dask sends this function by value:
+    it uses nothing of this folder, so that remote workers need only xpnn.)"""
     (x, t), (x_val, t_val) = data
+    if device is None:
+        device = os.environ.get("XPNN_DEVICE", "").strip() or None
+    where = xpnn.get_backend(backend, device)
     net = xpnn.MultiLayerNet(
         784, [100] * 6, 10, weight_decay_lambda=config["weight_decay"],
-        backend=backend, seed=seed,
+        backend=where, seed=seed,
     )  # fmt: skip
     trainer = xpnn.Trainer(
         net, x, t, x_val, t_val, epochs=config["epochs"], mini_batch_size=100,
@@ -74,6 +89,7 @@ def objective(config: dict, seed: int, *, data, backend: str | None) -> dict:
         "train_acc": trainer.train_acc_list[-1],
         "val_acc_list": trainer.test_acc_list,
         "train_acc_list": trainer.train_acc_list,
+        "device": f"{where.name} {where.device_key()}",
     }
 
 
@@ -87,13 +103,16 @@ def _one_blas_thread() -> None:
 
 
 def search(
-    data, backend: str, n_trials: int, epochs: int, seed: int, workers: int | None,
-    dask: str | None = None,
+    data, backend: xpnn.Backend, n_trials: int, epochs: int, seed: int, workers: int | None,
+    dask: str | None = None, devices: list[str] | None = None,
 ):  # fmt: skip
     """Run the search (in this process, on ``workers`` processes, or on the Dask cluster at
-    ``dask``); print each trial as it finishes, as the book does."""
+    ``dask``: for ``"local"``, one started here, one worker per device of a device backend);
+    print each trial as it finishes, as the book does."""
     space = {**SPACE, "epochs": epochs}
-    fn = functools.partial(objective, data=data, backend=backend)
+    # on a cluster each trial runs on its worker's device; here and on a pool, on backend's
+    device = None if dask is not None else backend.device_key()
+    fn = functools.partial(objective, data=data, backend=backend.name, device=device)
     done = []
 
     def report(trial: xpnn.Trial) -> None:
@@ -107,8 +126,8 @@ def search(
         )
 
     if dask is not None:
-        with dask_client(dask, workers) as client:
-            print(f"dask: {len(client.scheduler_info()['workers'])} worker(s) at {dask}")
+        with dask_client(dask, backend, workers, devices) as (client, what):
+            print(f"dask: {what}")
             return xpnn.random_search(
                 fn, space, n_trials, seed=seed, executor=client.get_executor(), callback=report
             )
@@ -120,20 +139,18 @@ def search(
 
 
 @contextlib.contextmanager
-def dask_client(address: str, workers: int | None):
-    """A ``distributed.Client`` of the scheduler at ``address``, or of a ``LocalCluster`` of
-    ``workers`` single-threaded processes started here when ``address`` is ``"local"``."""
-    from distributed import Client, LocalCluster
-
-    if address != "local":
-        with Client(address, timeout="30s") as client:
-            yield client
+def dask_client(address: str, backend: xpnn.Backend, workers: int | None, devices):
+    """``(client, what)``: a ``distributed.Client`` of the scheduler at ``address``, or for
+    ``"local"`` of a cluster started here (``dask_devices.local_client``), and a line saying
+    what it is."""
+    if address == "local":
+        with dask_devices.local_client(backend, workers, devices) as client_what:
+            yield client_what
         return
-    with (
-        LocalCluster(n_workers=workers, threads_per_worker=1, dashboard_address=None) as cluster,
-        Client(cluster) as client,
-    ):
-        yield client
+    from distributed import Client
+
+    with Client(address, timeout="30s") as client:
+        yield client, f"{len(client.scheduler_info()['workers'])} worker(s) at {address}"
 
 
 def plot(result: xpnn.SearchResult, ranges: dict):
@@ -196,7 +213,8 @@ def plot(result: xpnn.SearchResult, ranges: dict):
     return fig
 
 
-def main(argv=None) -> dict:
+def parse(argv):
+    """The command line, checked; ``(args, devices)``, ``devices`` a list or ``None``."""
     p = common.parser(__doc__.splitlines()[0])
     p.add_argument(
         "--workers", type=int, default=None,
@@ -207,6 +225,11 @@ def main(argv=None) -> dict:
         help="run the trials on the Dask cluster at ADDRESS (tcp://host:8786), or on a "
         "LocalCluster started here for 'local'",
     )  # fmt: skip
+    p.add_argument(
+        "--devices", default=None, metavar="LIST",
+        help="with --dask local: one worker per device of the backend (XPNN_DEVICE names, "
+        "e.g. 0,1 or device1,device2); default every GPU of a device backend",
+    )  # fmt: skip
     p.add_argument("--trials", type=int, default=None, help="number of trials (100)")
     p.add_argument("--epochs", type=int, default=None, help="epochs per trial (50)")
     args = p.parse_args(argv)
@@ -214,20 +237,41 @@ def main(argv=None) -> dict:
         p.error(f"--workers must be at least 1, got {args.workers}")
     if args.dask not in (None, "local") and args.workers is not None:
         p.error("--workers sets the processes of this machine; a cluster has its own workers")
+    if args.devices is None:
+        return args, None
+    devices = [d.strip() for d in args.devices.split(",") if d.strip()]
+    if args.dask != "local":
+        p.error("--devices starts one worker per device: it goes with --dask local")
+    if args.workers is not None:
+        p.error("--devices starts one worker per device: leave out --workers")
+    if not devices:
+        p.error("--devices needs at least one device name")
+    return args, devices
+
+
+def worker_count(args, devices, backend: xpnn.Backend) -> int | None:
+    """Processes of this machine for the trials; ``None``: a cluster's own, or one per
+    device on a device backend."""
     if args.dask is None:
-        workers = args.workers or 1
-    elif args.dask == "local":
-        workers = args.workers or os.cpu_count() or 1
-    else:
-        workers = None  # the cluster's
+        return args.workers or 1
+    if args.dask != "local" or devices is not None:
+        return None
+    if not backend.is_cpu:
+        return args.workers  # None: one per device
+    return args.workers or os.cpu_count() or 1
+
+
+def main(argv=None) -> dict:
+    args, devices = parse(argv)
     backend = common.backend(args)
+    workers = worker_count(args, devices, backend)
     n_trials = args.trials or (10 if args.quick else 100)
     epochs = args.epochs or (15 if args.quick else 50)
 
     (x, t), _ = common.mnist(args, n_train=500)
     data = xpnn.train_val_split(x, t, val_ratio=0.2, seed=args.seed)
     start = time.perf_counter()
-    result = search(data, backend.name, n_trials, epochs, args.seed, workers, args.dask)
+    result = search(data, backend, n_trials, epochs, args.seed, workers, args.dask, devices)
     seconds = time.perf_counter() - start
     ranges = result.best_ranges(top=5)
 
@@ -261,6 +305,7 @@ def main(argv=None) -> dict:
         "epochs": epochs,
         "workers": workers,
         "dask": args.dask,
+        "devices": devices,
         "hidden_size_list": [100] * 6,
         "best_ranges": {k: list(v) for k, v in ranges.items()},
         "book_ranges": {k: list(v) for k, v in BOOK_RANGES.items()},
