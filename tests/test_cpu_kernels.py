@@ -196,3 +196,20 @@ def test_the_cases_cover_every_seam_kernel_of_a_convolution_network():
     names = {n for n in globals() if n.startswith("test_")}
     for kernel in ("patches", "patches_adjoint", "pooling", "bias_act", "act_backward"):
         assert any(kernel in n for n in names), kernel
+
+
+@pytest.mark.skipif(not HAS_NUMBA, reason="numba is not installed (pip install 'xpnn[numba]')")
+@pytest.mark.parametrize("network", ["SimpleConvNet", "DeepConvNet"])
+def test_a_network_trains_to_the_same_bits_with_the_compiled_kernels(network):
+    rng = np.random.default_rng(13)
+    x = rng.random((8, 1, 28, 28), dtype=np.float32)
+    t = rng.integers(0, 10, 8)
+    params = []
+    for name in ("numpy", "numba"):
+        net = getattr(xpnn, network)(seed=0, backend=name)
+        opt = xpnn.Adam(lr=1e-3)
+        for _ in range(3):
+            opt.update(net.params, net.gradient(x, t))
+        params.append({k: np.array(v) for k, v in net.params.items()})
+    for key, value in params[0].items():
+        same_bits(params[1][key], value)

@@ -235,7 +235,18 @@ class Convolution(Layer):
     (FN, C·FH·FW) and dout as (FN, N·OH·OW)::
 
         out = W · P + b        dW = dout · Pᵀ        db = Σ_{n,oh,ow} dout
-        dx = the patches Wᵀ · dout, added back to the pixels they came from
+        dx = the patches Wᵀ · dout, added back to the pixels they came from (col2im)
+
+    **The input gradient as a convolution.** For stride 1 and square filters, dx is itself
+    a forward convolution: of dout padded by FH - 1 - pad, with the filters flipped in both
+    spatial axes and their two channel axes swapped (W' (C, FN, FH, FW))::
+
+        dx = W' · P(dout)       P(dout): the (FN·FH·FW, N·H·W) patches of the padded dout
+
+    the same multiply-adds as ``Wᵀ · dout``, then one copy of dout into its patches instead
+    of col2im's FH·FW read-modify-write passes over the input. :func:`dx_as_convolution`
+    says where it is used (where those patches are no larger than col2im's); dW is
+    computed as ``(P · doutᵀ)ᵀ``, the product order OpenBLAS runs faster.
 
     ``out`` is a (N, FN, OH, OW) view of the (FN, N, OH, OW) product, and ``dx`` one of a
     (C, N, H, W) array: layers after it compute on the view, and the next convolution finds
