@@ -5,6 +5,9 @@ for every geometry, layout and dtype, with and without a given output buffer."""
 from __future__ import annotations
 
 import importlib.util
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -213,3 +216,26 @@ def test_a_network_trains_to_the_same_bits_with_the_compiled_kernels(network):
         params.append({k: np.array(v) for k, v in net.params.items()})
     for key, value in params[0].items():
         same_bits(params[1][key], value)
+
+
+CONCURRENT = """
+from concurrent.futures import ThreadPoolExecutor
+import numpy as np, xpnn
+b = xpnn.get_backend("numba")
+x = np.random.default_rng(0).random((20, 8, 12, 12), dtype=np.float32)
+expected = b.conv_patches(x, 3, 3, 1, 1)
+def work(_):
+    return all(np.array_equal(b.conv_patches(x, 3, 3, 1, 1), expected) for _ in range(30))
+with ThreadPoolExecutor(4) as pool:
+    print(all(pool.map(work, range(8))))
+"""
+
+
+@pytest.mark.skipif(not HAS_NUMBA, reason="numba is not installed (pip install 'xpnn[numba]')")
+def test_the_compiled_kernels_can_be_called_from_several_threads_at_once():
+    # Numba's workqueue threading layer aborts the process when entered twice at once
+    env = {k: v for k, v in os.environ.items() if k != "NUMBA_THREADING_LAYER"}
+    proc = subprocess.run([sys.executable, "-c", CONCURRENT], capture_output=True, text=True,
+                          env=env, timeout=600)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["True"]
