@@ -1,9 +1,10 @@
 """One epoch of MNIST training of the book's convnets: xpnn against PyTorch eager, against the
 epoch's matrix products, and (with ``--book-dir``) against the book's own code.
 
-    python benchmarks/bench_conv.py --limit 5000 --rounds 3     # numpy vs torch CPU
+    python benchmarks/bench_conv.py --limit 5000 --rounds 3     # 1 and 2 threads, wall clock
     python benchmarks/bench_conv.py --quick                     # a smoke run (1,000 images)
     python benchmarks/bench_conv.py --threads 1 --clock cpu     # one thread, process CPU time
+    python benchmarks/bench_conv.py --layers --no-epochs        # per-layer times only
     python benchmarks/bench_conv.py --book-dir ../deep-learning-from-scratch --limit 2000
     XPNN_BACKEND=cupy python benchmarks/bench_conv.py           # CuPy vs torch CUDA
 
@@ -20,20 +21,33 @@ protocol and functions: each round runs every variant of every case once, in an 
 rotated each round; medians over rounds; the device synchronised before a clock stops):
 
     xpnn Trainer   ``Trainer(net, ..., epochs=1, optimizer='adam', verbose=False).train()``
-                   (accuracy evaluated on 100 train and 100 test samples)
+                   (accuracy evaluated on 100 train and 100 test samples), on NumPy
+    xpnn numba     the same on the ``numba`` backend (compiled kernels; where Numba is
+                   installed and the backend is NumPy's)
     torch eager    the same network in PyTorch on the same device: ``nn.Conv2d``, ``nn.ReLU``,
                    ``nn.MaxPool2d`` (``conv2d``/``max_pool2d``), ``nn.Linear``, ``nn.Dropout``,
                    ``CrossEntropyLoss``, autograd, ``torch.optim.Adam``; data on the device
                    once, ``randperm`` and an index per batch, losses read at the end
-    floor          only the matrix products of the im2col formulation, in the backend's own
-                   library on arrays of the same shapes: per convolution the forward
-                   ``W (FN, C·FH·FW) @ P (C·FH·FW, N·OH·OW)``, ``dW = dY @ Pᵀ`` and (not for the
-                   first layer) ``Wᵀ @ dY``; per Affine layer ``X @ W``, ``Xᵀ @ dY``, ``dY @ Wᵀ``
+    floor          only the matrix products xpnn's layers make, in the backend's own library on
+                   arrays of the same shapes: per convolution the forward
+                   ``W (FN, C·FH·FW) @ P (C·FH·FW, N·OH·OW)``, ``dW = (P @ dYᵀ)ᵀ`` and (not for
+                   the first layer) the input gradient's product, ``W' (C, FN·FH·FW) @ P(dY)``
+                   where it is a convolution of dY, else ``Wᵀ @ dY`` (col2im's);
+                   per Affine layer ``X @ W``, ``Xᵀ @ dY``, ``dY @ Wᵀ``
     book           the book's own ``SimpleConvNet``/``DeepConvNet`` (``ch07/simple_convnet.py``,
                    ``ch08/deep_convnet.py`` of ``--book-dir``, with its ``common/``: im2col,
                    ``col2im``, argmax pooling) and its ``common.optimizer.Adam``, in a loop by
                    hand over the same batches, parameters cast to float32 (``--book-dtype``);
                    only with ``--book-dir`` (the book's code is read from there, never copied)
+
+Each variant runs at each thread count of ``--threads`` (default ``1,2``: NumPy's BLAS,
+torch's intra-op and Numba's threads set alike, between epochs, in the same rounds), and the
+table gives one block per thread count: the ratios compare rows of the same block. Its last
+column is the share of each xpnn epoch outside matrix products, 1 - floor / epoch.
+
+``--layers`` adds, per case and thread count, each layer's forward and backward time on
+each xpnn CPU path, the kernel-seam operations' part of it, and their share of the step
+(:mod:`conv_layers`).
 
 Networks and optimizers are built anew (untimed) before each timed epoch, from the same seed.
 ``--limit N`` trains on the first N images (the full 60,000 take minutes per epoch here).
@@ -53,9 +67,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import bench_mlp as mlp
+import conv_layers
 import numpy as np
 
 import xpnn
+from xpnn.conv import dx_as_convolution
 
 BATCH = 100
 LR = 1e-3
@@ -100,7 +116,7 @@ CASES = [
         init="he",
     ),
 ]
-VARIANTS = ("floor", "torch", "xpnn Trainer", "book")
+VARIANTS = ("floor", "torch", "xpnn Trainer", "xpnn numba", "book")
 
 
 @dataclass
@@ -208,10 +224,7 @@ def floor(case: Case, backend: xpnn.Backend, data: Data) -> mlp.Epoch:
     xp = backend.xp
     shapes = {}
     for b in counts:
-        conv_arrays = []
-        for c, _, _, fn, f, _, oh, ow in convs:
-            k, p = c * f * f, b * oh * ow
-            conv_arrays.append((rng.normal((fn, k)), rng.normal((k, p)), rng.normal((fn, p))))
+        conv_arrays = [_conv_floor_arrays(rng, b, conv) for conv in convs]
         affine_arrays = [
             (rng.normal((b, n_in)), rng.normal((n_in, n_out)), rng.normal((b, n_out)))
             for n_in, n_out in affines
@@ -222,7 +235,7 @@ def floor(case: Case, backend: xpnn.Backend, data: Data) -> mlp.Epoch:
         for b, count in counts.items():
             conv_arrays, affine_arrays = shapes[b]
             for _ in range(count):
-                for W, P, _dY in conv_arrays:
+                for W, P, _dY, _dx in conv_arrays:
                     W @ P
                 for X, W, _dY in affine_arrays:
                     X @ W
@@ -230,13 +243,25 @@ def floor(case: Case, backend: xpnn.Backend, data: Data) -> mlp.Epoch:
                     X.T @ dY
                     dY @ W.T
                 for i in range(len(conv_arrays) - 1, -1, -1):
-                    W, P, dY = conv_arrays[i]
-                    dY @ xp.matrix_transpose(P)
+                    W, P, dY, dx = conv_arrays[i]
+                    P @ xp.matrix_transpose(dY)
                     if i:
-                        xp.matrix_transpose(W) @ dY
+                        dx[0] @ dx[1]
         backend.synchronize()
 
     return epoch
+
+
+def _conv_floor_arrays(rng: Any, b: int, conv: tuple[int, ...]) -> tuple[Any, ...]:
+    """W, P, dY and the input gradient's two factors, as Convolution.backward forms them."""
+    c, h, w, fn, f, pad, oh, ow = conv
+    k, p = c * f * f, b * oh * ow
+    W, P, dY = rng.normal((fn, k)), rng.normal((k, p)), rng.normal((fn, p))
+    if dx_as_convolution((fn, c, f, f), (b, c, h, w), 1, pad):
+        dx = (rng.normal((c, fn * f * f)), rng.normal((fn * f * f, b * h * w)))
+    else:
+        dx = (rng.normal((k, fn)), dY)
+    return W, P, dY, dx
 
 
 def floor_flops(case: Case, n: int) -> float:
@@ -320,40 +345,115 @@ def load_data(args: argparse.Namespace) -> tuple[np.ndarray, ...]:
     return x, t.astype(np.int64), xt[:1000], tt[:1000].astype(np.int64)
 
 
+def split(variant: str) -> tuple[str, int | None]:
+    """``"torch @2"`` -> ``("torch", 2)``; a name without threads -> ``(name, None)``."""
+    name, _, threads = variant.rpartition(" @")
+    return (name, int(threads)) if name else (variant, None)
+
+
 def print_table(cases: list[Case], variants: list[str], times: dict[tuple[str, str], list[float]],
                 n: int, backend: xpnn.Backend, stat: str) -> None:  # fmt: skip
+    """One block of rows per case and thread count; ratios within a block."""
     lib = backend.name if backend.name in ("numpy", "cupy", "torch") else "xpnn.xp"
     label = {"floor": f"floor ({lib} @)", "torch": "torch eager", "book": "book (im2col)"}
     pick = statistics.median if stat == "median" else min
     sec = {key: pick(v) for key, v in times.items()}
-    print()
     header = (
         f"{'case':<7} {'variant':<16} {'median s':>8} {'min s':>7} {'img/s':>8} "
-        f"{'/torch':>7} {'/floor':>7}"
+        f"{'/torch':>7} {'/floor':>7} {'outside @':>9}"
     )
-    print(header)
-    print("-" * len(header))
+    print(f"\n{header}\n" + "-" * len(header))
+    blocks = list(dict.fromkeys(split(v)[1] for v in variants))
     for case in cases:
-        torch_s = sec.get((case.name, "torch"))
-        floor_s = sec.get((case.name, "floor"))
-        for v in variants:
-            key = (case.name, v)
-            s = sec[key]
-            line = (
-                f"{case.name:<7} {label.get(v, v):<16} {statistics.median(times[key]):8.2f} "
-                f"{min(times[key]):7.2f} {n / s:8,.0f}"
-            )
-            line += f" {s / torch_s:7.2f}" if torch_s and v != "torch" else f" {'':>7}"
-            line += f" {s / floor_s:7.2f}" if floor_s and v != "floor" else ""
-            print(line.rstrip())
+        for threads in blocks:
+            if threads is not None:
+                print(f"{case.name} on {threads} thread{'s' if threads > 1 else ''}:")
+            suffix = "" if threads is None else f" @{threads}"
+            torch_s = sec.get((case.name, "torch" + suffix))
+            floor_s = sec.get((case.name, "floor" + suffix))
+            for v in variants:
+                name, t = split(v)
+                if t != threads:
+                    continue
+                key = (case.name, v)
+                s = sec[key]
+                median = statistics.median(times[key])
+                line = (f"{case.name:<7} {label.get(name, name):<16} {median:8.2f} "
+                        f"{min(times[key]):7.2f} {n / s:8,.0f}")  # fmt: skip
+                line += f" {s / torch_s:7.2f}" if torch_s and name != "torch" else f" {'':>7}"
+                line += f" {s / floor_s:7.2f}" if floor_s and name != "floor" else f" {'':>7}"
+                if floor_s and name.startswith("xpnn"):
+                    line += f" {100 * (1 - floor_s / s):8.0f}%"
+                print(line.rstrip())
         print()
     gflop = ", ".join(f"{c.name} {2 * floor_flops(c, n) / 1e9:.0f}" for c in cases)
     print(f"img/s and ratios from the {stat}; /torch: seconds over torch eager's; "
-          f"/floor: over the floor's.")  # fmt: skip
-    print(f"floor: the im2col formulation's matrix products alone, GFLOP per epoch: {gflop}.")
+          f"/floor: over the floor's; outside @: 1 - floor / epoch.")  # fmt: skip
+    print(f"floor: xpnn's matrix products alone, GFLOP per epoch: {gflop}.")
     note = mlp.busy_note(times)
     if note:
         print(note)
+
+
+class Threads:
+    """Sets NumPy's BLAS threads, torch's and Numba's to one count (between epochs)."""
+
+    def __init__(self, torch: Any) -> None:
+        self.torch = torch
+        try:
+            import threadpoolctl
+        except ImportError:
+            threadpoolctl = None
+        self.threadpoolctl = threadpoolctl
+        try:
+            import numba
+        except ImportError:
+            numba = None
+        self.numba = numba
+
+    def set(self, n: int | None) -> None:
+        if n is None:
+            return
+        if self.threadpoolctl is not None:
+            self.threadpoolctl.threadpool_limits(n, user_api="blas")
+        if self.torch is not None:
+            self.torch.set_num_threads(n)
+        if self.numba is not None:
+            self.numba.set_num_threads(min(n, self.numba.config.NUMBA_NUM_THREADS))
+
+
+def parse_threads(text: str | None, ap: argparse.ArgumentParser) -> list[int | None]:
+    """``"1,2"`` -> ``[1, 2]``; ``None`` -> ``[None]`` (leave the libraries' defaults)."""
+    if text is None:
+        return [None]
+    try:
+        counts = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        counts = []
+    if not counts or min(counts) < 1:
+        ap.error(f"--threads takes thread counts such as 1 or 1,2, not {text!r}")
+    return list(dict.fromkeys(counts))
+
+
+def layer_tables(cases: list[Case], backends: list[xpnn.Backend], data: Data,
+                 thread_counts: list[int | None], threads: Threads, rounds: int,
+                 steps: int) -> None:  # fmt: skip
+    """Per-layer times (:mod:`conv_layers`) of each backend at each thread count,
+    interleaved over ``rounds`` rounds of ``steps`` steps on the first batch."""
+    x, t = data.host[0][:BATCH], data.host[1][:BATCH]
+    for case in cases:
+        columns: dict[str, list[dict[str, float]]] = {}
+        for r in range(rounds):
+            for b in backends if r % 2 == 0 else backends[::-1]:
+                for n in thread_counts:
+                    threads.set(n)
+                    col = b.name + ("" if n is None else f" @{n}")
+                    result = conv_layers.measure(b, case.name == "Deep", x, t, steps)
+                    columns.setdefault(col, []).append(result)
+        title = (f"{case.name}ConvNet, ms per training step (batch {BATCH}, median of "
+                 f"{rounds} rounds of {steps} steps; in parentheses the kernel-seam "
+                 "operations inside)")  # fmt: skip
+        conv_layers.print_layers(title, columns)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -365,7 +465,11 @@ def main(argv: list[str] | None = None) -> int:
     quick = f"a smoke run: {QUICK_SAMPLES:,} samples (unless --limit), 2 rounds"
     ap.add_argument("--quick", action="store_true", help=quick)
     ap.add_argument("--cases", default=None, help="simple, deep or both (default both)")
-    ap.add_argument("--threads", type=int, default=None, help="numpy BLAS and torch threads")
+    ap.add_argument("--threads", default="1,2",
+                    help="thread counts, each timed: BLAS, torch, numba (default 1,2)")  # fmt: skip
+    ap.add_argument("--layers", action="store_true", help="also per-layer times per CPU path")
+    ap.add_argument("--no-epochs", action="store_true", help="with --layers: only those")
+    ap.add_argument("--layer-steps", type=int, default=10, help="steps per --layers round")
     ap.add_argument("--stat", default="median", choices=["median", "min"])
     ap.add_argument("--clock", default="wall", choices=["wall", "cpu"],
                     help="wall (default) or this process's CPU time (CPU backends)")  # fmt: skip
@@ -415,7 +519,13 @@ def main(argv: list[str] | None = None) -> int:
             torch.cuda.synchronize(mlp.torch_device(backend))
     else:
         sync = backend.synchronize
-    thread_lines, _limiter = mlp.threads_setup(args, torch)
+    thread_counts = parse_threads(args.threads, ap)
+    thread_lines, _limiter = mlp.threads_setup(argparse.Namespace(threads=None), torch)
+    threads = Threads(torch)
+    if threads.threadpoolctl is None and thread_counts != [None]:
+        print("note: threadpoolctl is not installed: numpy's BLAS threads are not set "
+              "(pip install threadpoolctl); timing the libraries' defaults only")  # fmt: skip
+        thread_counts = [None]
     book = BookCode(args.book_dir, args.book_dtype) if args.book_dir else None
 
     x, t, xt, tt = load_data(args)
@@ -448,14 +558,32 @@ def main(argv: list[str] | None = None) -> int:
         "floor": lambda c, d: floor(c, backend, d),
         "xpnn Trainer": lambda c, d: xpnn_trainer(c, backend, d),
     }
+    cpu_backends = [backend]
+    if backend.name == "numpy" and threads.numba is not None:
+        numba_backend = xpnn.get_backend("numba")
+        cpu_backends.append(numba_backend)
+        makers["xpnn numba"] = lambda c, d: xpnn_trainer(c, numba_backend, d)
     if torch is not None:
         makers["torch"] = lambda c, d: torch_loop(c, backend, d, torch)
     if book is not None:
         makers["book"] = lambda c, d: book_loop(c, d, book)
-    variants = [v for v in VARIANTS if v in makers]
+    if args.layers and backend.is_cpu:
+        layer_tables(cases, cpu_backends, data, thread_counts, threads, args.rounds,
+                     args.layer_steps)  # fmt: skip
+    if args.no_epochs:
+        return 0
+    variants = [v + ("" if t is None else f" @{t}") for t in thread_counts
+                for v in VARIANTS if v in makers]  # fmt: skip
 
     def make(case: Case, variant: str, d: Data) -> mlp.Epoch:
-        return makers[variant](case, d)
+        name, n_threads = split(variant)
+        epoch = makers[name](case, d)
+
+        def with_threads() -> None:
+            threads.set(n_threads)
+            epoch()
+
+        return with_threads
 
     mlp.warm_up(cases, lambda c: variants, make, data, sync, samples=200)
     times = mlp.time_rounds(cases, lambda c: variants, make, data, sync, clock, args.rounds)

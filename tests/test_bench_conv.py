@@ -32,3 +32,21 @@ def test_bench_conv_names_a_book_dir_that_is_not_the_books_repository(tmp_path):
     proc = bench("--book-dir", str(tmp_path), "--limit", "100")
     assert proc.returncode != 0
     assert f"--book-dir {tmp_path}: no common/layers.py there" in proc.stderr
+
+
+def test_bench_conv_prints_a_block_per_thread_count_and_the_share_outside_matmuls():
+    proc = bench("--limit", "100", "--rounds", "1", "--threads", "1,2", "--cases", "simple")
+    assert proc.returncode == 0, proc.stderr
+    for threads in ("1 thread", "2 threads"):
+        assert f"Simple on {threads}:" in proc.stdout
+    rows = re.findall(r"^Simple\s+xpnn Trainer\s+\d+\.\d\d\s.*\s(-?\d+)%$", proc.stdout, re.M)
+    assert len(rows) == 2, proc.stdout  # (negative where a noisy floor took longer)
+
+
+def test_bench_conv_layers_prints_each_layer_pass_and_the_step_per_path():
+    proc = bench("--limit", "100", "--rounds", "1", "--threads", "1", "--cases", "simple",
+                 "--layers", "--layer-steps", "1", "--no-epochs")  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    for row in ("Conv1 fwd", "Pool1 bwd", "Affine1 fwd", "update", "step", "outside @"):
+        assert re.search(rf"^{row}\s+\d", proc.stdout, re.M), row
+    assert "numpy @1 ms (kern)" in proc.stdout

@@ -11,7 +11,14 @@ import numpy as np
 import pytest
 
 import xpnn.conv
-from xpnn.conv import Convolution, Pooling, col2im, conv_output_size, im2col
+from xpnn.conv import (
+    Convolution,
+    Pooling,
+    col2im,
+    conv_output_size,
+    dx_as_convolution,
+    im2col,
+)
 from xpnn.gradcheck import check_layer
 
 TOL = 1e-6  # worst relative error of a float64 gradient check
@@ -49,6 +56,19 @@ def conv_reference(x, W, b, stride, pad):
         window = x[i, :, r * stride : r * stride + fh, c * stride : c * stride + fw]
         out[i, f, r, c] = np.sum(window * W[f]) + b[f]
     return out
+
+
+def conv_input_grad_reference(dout, W, x_shape, stride, pad):
+    """dx of a convolution by its definition: each dout entry times the filter, added to
+    the window it came from."""
+    n, c, h, w = x_shape
+    _, _, fh, fw = W.shape
+    dx = np.zeros((n, c, h + 2 * pad, w + 2 * pad))
+    _, fn, oh, ow = dout.shape
+    for i, f, r, q in itertools.product(range(n), range(fn), range(oh), range(ow)):
+        rows, cols = slice(r * stride, r * stride + fh), slice(q * stride, q * stride + fw)
+        dx[i, :, rows, cols] += dout[i, f, r, q] * W[f]
+    return dx[:, :, pad : pad + h, pad : pad + w]
 
 
 def pool_reference(x, ph, pw, stride, pad):
@@ -167,6 +187,55 @@ def test_convolution_backward_matches_numerical_gradient(geometry, backend):
     layer = convolution(backend, fh=fh, fw=fw, stride=stride, pad=pad)
     report = check_layer(layer, on(backend, host(0, 2, 2, 6, 5)))
     assert set(report) == {"x", "W", "b"}
+    assert report.worst < TOL, report
+
+
+# (FN, C, FH, FW, stride, pad) on (2, C, 6, 5) input: the input gradient as a convolution of
+# dout (stride 1, square filters, FN·H·W <= C·OH·OW) and by col2im (the rest)
+DX_GEOMETRIES = [
+    ((2, 3, 3, 3, 1, 1), True),
+    ((2, 3, 3, 3, 1, 2), True),
+    ((3, 3, 2, 2, 1, 1), True),
+    ((4, 4, 3, 3, 1, 0), False),  # FN·H·W > C·OH·OW: col2im
+    ((4, 2, 3, 3, 1, 1), False),  # FN > C
+    ((2, 3, 3, 3, 2, 1), False),  # stride 2
+    ((2, 3, 3, 2, 1, 1), False),  # not square
+]
+
+
+def dx_id(g):
+    (fn, c, fh, fw, stride, pad), by_conv = g
+    return f"{c}to{fn}-{fh}x{fw}-s{stride}-p{pad}-" + ("conv" if by_conv else "col2im")
+
+
+@pytest.mark.parametrize("geometry", DX_GEOMETRIES, ids=dx_id)
+def test_the_input_gradient_is_a_convolution_of_dout_only_where_it_pays(geometry):
+    (fn, c, fh, fw, stride, pad), by_conv = geometry
+    assert dx_as_convolution((fn, c, fh, fw), (2, c, 6, 5), stride, pad) is by_conv
+
+
+@pytest.mark.parametrize("bound", [False, True], ids=["new", "bound"])
+@pytest.mark.parametrize("geometry", DX_GEOMETRIES, ids=dx_id)
+def test_the_input_gradient_matches_its_definition_either_way(geometry, bound, backend, to_np):
+    (fn, c, fh, fw, stride, pad), _ = geometry
+    x, W, b = host(0, 2, c, 6, 5), host(1, fn, c, fh, fw), host(2, fn)
+    layer = Convolution(on(backend, W), on(backend, b), stride=stride, pad=pad)
+    if bound:
+        layer.bind_grads(backend, flat_views(backend, {"b": (fn,), "W": W.shape})[1])
+    out = layer.forward(on(backend, x))
+    dout = host(3, *out.shape)
+    for _ in range(2):  # a bound layer reuses its buffers: the second step is the same
+        dx = to_np(layer.backward(on(backend, dout)))
+        np.testing.assert_allclose(dx, conv_input_grad_reference(dout, W, x.shape, stride, pad),
+                                   rtol=1e-12, atol=1e-12)  # fmt: skip
+
+
+@pytest.mark.parametrize("geometry", DX_GEOMETRIES, ids=dx_id)
+def test_convolution_backward_matches_numerical_gradient_either_way(geometry, backend):
+    (fn, c, fh, fw, stride, pad), _ = geometry
+    W = on(backend, host(1, fn, c, fh, fw, scale=0.5))
+    layer = Convolution(W, on(backend, host(2, fn)), stride=stride, pad=pad)
+    report = check_layer(layer, on(backend, host(0, 2, c, 6, 5)))
     assert report.worst < TOL, report
 
 

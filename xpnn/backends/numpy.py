@@ -13,6 +13,31 @@ whole vs blocked, µs per update of 130 K parameters / ms for four (2000, 1000) 
 178 / 43.4 vs 18.2 (blocked above 32 blocks), Adam 383 vs 324 / 89.2 vs 33.6 (blocked above
 two, the default): :data:`BLOCK_ABOVE`. The results are the same bits, since every operation
 is elementwise. NumPy only: it runs one thread per operation and its slices are always views.
+
+**Convolution and activation kernels with fewer passes.** The same values as the portable
+references of :mod:`xpnn.ops` (ties and NaN included; ``tests/test_numpy_kernels.py``), with
+fewer passes over memory and no temporaries that are not reused:
+
+- ``conv_patches``: the patch matrix as one copy of a ``sliding_window_view`` of the
+  (padded) input into P's buffer, instead of FH·FW slice assignments.
+- ``maxpool_forward``: the ``maximum`` chain written in place into the first result.
+- ``maxpool_backward``: four ufunc calls per window position into three boolean buffers
+  allocated once (``equal``; ``greater`` of two masks is "hit and not yet found";
+  ``logical_or``; ``multiply`` straight into dx's strided slice), where the reference
+  makes seven operations and as many temporaries.
+- ``bias_act``: the bias added and the activation applied in place in the matmul's result.
+- ``act_backward``: the ReLU mask written by ``greater`` into the result itself and
+  multiplied there; the sigmoid's and tanh's derivatives in one buffer.
+
+Measured on the real arguments of a training step, each kernel against the reference on
+the same arrays, interleaved (one thread, process time, float32, batch 100; the sum over
+the step's calls, ms): SimpleConvNet bias_act 0.66 vs 1.09, pooling forward 1.63 vs 2.11,
+backward 4.07 vs 5.34, ReLU backward 1.28 vs 1.31, patches 0.94 vs 0.87: 8.6 vs 10.7 in
+all (0.80); DeepConvNet patches 38.3 vs 39.0, pooling backward 8.1 vs 8.8: 62.0 vs 64.5
+(0.96). NumPy's loops here run over the windows' rows (8 to 28 elements), so most of
+their time is the per-row overhead of the ufunc machinery rather than memory traffic,
+which no arrangement of NumPy calls removes: the compiled kernels of
+:mod:`xpnn.backends.numba` do.
 """
 
 from __future__ import annotations
@@ -22,7 +47,10 @@ import math
 from typing import Any
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
+from ..ops.conv import output_hw, pad_image, window
+from ..ops.pool import maxpool_forward as _maxpool_reference
 from ..random import Generator, shape_of
 from .base import Backend, DeviceBackendError
 
@@ -33,7 +61,10 @@ __all__ = [
     "NumpyBackend",
     "create",
     "device_key",
+    "maxpool_backward",
+    "maxpool_forward",
     "owns",
+    "patches",
 ]
 
 #: Elements per block of a blocked optimizer update (see the module docstring).
@@ -80,8 +111,130 @@ class NumpyBackend(Backend):
         for block_p, block_g, block_state in blocks:
             optimizer.apply(self.xp, block_p, block_g, block_state, scalars)
 
+    def conv_patches(self, x: Any, fh: int, fw: int, stride: int, pad: int, out: Any = None) -> Any:
+        return patches(x, fh, fw, stride, pad, out)
+
+    def maxpool_forward(self, x: Any, ph: int, pw: int, stride: int, pad: int) -> tuple[Any, Any]:
+        return maxpool_forward(x, ph, pw, stride, pad)
+
+    def maxpool_backward(
+        self,
+        dout: Any,
+        out: Any,
+        ctx: Any,
+        x_shape: tuple[int, ...],
+        ph: int,
+        pw: int,
+        stride: int,
+        pad: int,
+    ) -> Any:
+        return maxpool_backward(dout, out, ctx, x_shape, ph, pw, stride, pad)
+
+    def bias_act(self, z: Any, b: Any, act: str) -> Any:
+        if act not in _IN_PLACE:
+            return super().bias_act(z, b, act)  # the reference names the unknown activation
+        np.add(z, b, out=z)
+        for step in _IN_PLACE[act]:
+            step(z)
+        return z
+
+    def act_backward(self, dout: Any, out: Any, act: str) -> Any:
+        if dout.dtype != out.dtype or act not in ("relu", "sigmoid", "tanh"):
+            return super().act_backward(dout, out, act)
+        if act == "relu":
+            dx = np.empty_like(dout)
+            np.greater(out, 0.0, out=dx)  # 1.0 where out > 0, else 0.0 (NaN: 0.0)
+            return np.multiply(dout, dx, out=dx)
+        if act == "sigmoid":
+            dx = np.subtract(1.0, out)
+            np.multiply(dout, dx, out=dx)
+            return np.multiply(dx, out, out=dx)  # (dout · (1 - out)) · out
+        dx = np.multiply(out, out)
+        np.subtract(1.0, dx, out=dx)
+        return np.multiply(dout, dx, out=dx)  # dout · (1 - out²)
+
     def rng(self, seed: Any = None) -> HostGenerator:
         return HostGenerator(self, seed)
+
+
+def _sigmoid_in_place(z: np.ndarray) -> None:
+    np.negative(z, out=z)
+    np.exp(z, out=z)
+    z += 1.0
+    np.divide(1.0, z, out=z)  # 1 / (1 + exp(-z)), the reference's operations in its order
+
+
+#: The activations ``bias_act`` applies in place, as a sequence of in-place operations.
+_IN_PLACE: dict[str, tuple[Any, ...]] = {
+    "identity": (),
+    "relu": (lambda z: np.maximum(z, 0.0, out=z),),
+    "sigmoid": (_sigmoid_in_place,),
+    "tanh": (lambda z: np.tanh(z, out=z),),
+}
+
+
+def patches(x: Any, fh: int, fw: int, stride: int, pad: int, out: Any = None) -> Any:
+    """:func:`xpnn.ops.conv.patches` as one copy: P (C·FH·FW, N·OH·OW) of x (N, C, H, W),
+    into ``out`` (C-contiguous, P's shape and x's dtype) when given."""
+    n, c, h, w = x.shape
+    oh, ow = output_hw(h, w, fh, fw, stride, pad)
+    if out is None:
+        out = np.empty((c * fh * fw, n * oh * ow), dtype=x.dtype)
+    x_cn = pad_image(x.transpose(1, 0, 2, 3), pad)  # (C, N, Hp, Wp)
+    views = sliding_window_view(x_cn, (fh, fw), axis=(2, 3))  # (C, N, ., ., FH, FW)
+    views = views[:, :, : stride * (oh - 1) + 1 : stride, : stride * (ow - 1) + 1 : stride]
+    np.copyto(out.reshape(c, fh, fw, n, oh, ow), views.transpose(0, 4, 5, 1, 2, 3))
+    return out
+
+
+def maxpool_forward(x: Any, ph: int, pw: int, stride: int, pad: int) -> tuple[Any, Any]:
+    """:func:`xpnn.ops.pool.maxpool_forward` with the ``maximum`` chain in place; the same
+    ``ctx`` (the padded input)."""
+    if ph * pw == 1:
+        return _maxpool_reference(x, ph, pw, stride, pad)
+    _, _, h, w = x.shape
+    oh, ow = output_hw(h, w, ph, pw, stride, pad)
+    x_pad = pad_image(x, pad, -math.inf)
+    out = np.maximum(x_pad[window(0, 0, oh, ow, stride)], x_pad[window(0, 1, oh, ow, stride)])
+    for k in range(2, ph * pw):
+        np.maximum(out, x_pad[window(k // pw, k % pw, oh, ow, stride)], out=out)
+    return out, x_pad
+
+
+def maxpool_backward(
+    dout: Any, out: Any, ctx: Any, x_shape: tuple[int, ...], ph: int, pw: int, stride: int, pad: int
+) -> Any:
+    """:func:`xpnn.ops.pool.maxpool_backward` in four ufunc calls per window position into
+    buffers allocated once (see the module docstring); the same values, ties included."""
+    x_pad = ctx
+    _, _, oh, ow = dout.shape
+    _, _, hp, wp = x_pad.shape
+    overlap = stride < ph or stride < pw
+    tiles = stride == ph == pw and oh * stride == hp and ow * stride == wp
+    dx = np.empty_like(x_pad, dtype=dout.dtype) if tiles else np.zeros_like(x_pad, dtype=dout.dtype)
+    d = np.empty_like(out, dtype=dout.dtype)  # dout in the output's layout (as the reference)
+    d[...] = dout
+    found = np.empty_like(out, dtype=bool)  # the windows whose first maximum is placed
+    hit, first = np.empty_like(found), np.empty_like(found)
+    spread = np.empty_like(d) if overlap else None
+    last = ph * pw - 1
+    for k in range(ph * pw):
+        at = window(k // pw, k % pw, oh, ow, stride)
+        if k == 0:
+            mask = np.equal(x_pad[at], out, out=found)
+        else:
+            np.equal(x_pad[at], out, out=hit)
+            mask = np.greater(hit, found, out=first)  # hit and not found
+            if k != last:
+                np.logical_or(found, hit, out=found)
+        if spread is None:  # each element in one window at most: written once
+            np.multiply(d, mask, out=dx[at])
+        else:
+            dx[at] += np.multiply(d, mask, out=spread)
+    if pad == 0:
+        return dx
+    _, _, h, w = x_shape
+    return dx[:, :, pad : pad + h, pad : pad + w]
 
 
 def _blocks(p: Any, g: Any, state: dict[str, Any], above: float) -> Any:

@@ -1,0 +1,121 @@
+"""Per-layer times of a convnet's training step on each xpnn CPU path, and how much of the
+step runs outside matrix products (``bench_conv.py --layers``).
+
+For each backend (``numpy``; ``numba`` where installed) and each thread count, the same
+network (same seed) takes ``steps`` training steps (``net.gradient`` + ``Adam.update``) on
+one batch of real images; the rounds interleave the backends and thread counts. Each
+layer's ``forward``/``forward_with`` and ``backward`` is timed (wall clock), and inside it
+the time spent in the backend's kernel-seam operations (patches, col2im, pooling, bias +
+activation, activation backward, softmax, dropout): everything else a layer does is its
+matrix products (and a few reshapes). The Adam update is its own row (a seam operation,
+elementwise). "Outside matmuls" is the seam operations' share of the step.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import xpnn
+from xpnn.backends import SEAM
+
+Times = dict[str, list[float]]  # "Conv1 fwd", "Conv1 fwd kernels", ..., "step" -> seconds
+
+
+@contextmanager
+def instrumented(net: Any, backend: xpnn.Backend, times: defaultdict) -> Iterator[None]:
+    """Time each layer's passes into ``times`` (added up within a step), and the seam
+    operations inside them, while the block runs; everything is put back after."""
+    current = ["update"]
+    seam_originals = {name: getattr(backend, name) for name in SEAM}
+
+    def seam(name: str, f: Callable[..., Any]) -> Callable[..., Any]:
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            t0 = time.perf_counter()
+            try:
+                return f(*args, **kwargs)
+            finally:
+                times[current[0] + " kernels"] += time.perf_counter() - t0
+
+        return timed
+
+    def layer(label: str, f: Callable[..., Any]) -> Callable[..., Any]:
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            current[0] = label
+            t0 = time.perf_counter()
+            try:
+                return f(*args, **kwargs)
+            finally:
+                times[label] += time.perf_counter() - t0
+                current[0] = "update"
+
+        return timed
+
+    for name, f in seam_originals.items():
+        setattr(backend, name, seam(name, f))
+    wrapped = []
+    for lname, obj in net.layers.items():
+        for meth, tag in (("forward", "fwd"), ("forward_with", "fwd"), ("backward", "bwd")):
+            if hasattr(obj, meth):
+                setattr(obj, meth, layer(f"{lname} {tag}", getattr(obj, meth)))
+                wrapped.append((obj, meth))
+    try:
+        yield
+    finally:
+        for name in seam_originals:
+            delattr(backend, name)  # the class's own method again
+        for obj, meth in wrapped:
+            delattr(obj, meth)
+
+
+def measure(backend: xpnn.Backend, deep: bool, x: Any, t: Any, steps: int) -> dict[str, float]:
+    """Seconds per step of each layer pass, its kernels, the update and the whole step."""
+    network = xpnn.DeepConvNet if deep else xpnn.SimpleConvNet
+    net = network(seed=0, backend=backend)
+    opt = xpnn.Adam(lr=1e-3)
+    xb, tb = backend.asarray(x), backend.asarray(t)
+    for _ in range(2):  # first calls: buffers, compilation
+        opt.update(net.params, net.gradient(xb, tb))
+    times: defaultdict = defaultdict(float)
+    with instrumented(net, backend, times):
+        t0 = time.perf_counter()
+        for _ in range(steps):
+            grads = net.gradient(xb, tb)
+            u0 = time.perf_counter()
+            opt.update(net.params, grads)
+            times["update"] += time.perf_counter() - u0
+        times["step"] = time.perf_counter() - t0
+    return {k: v / steps for k, v in times.items()}
+
+
+def print_layers(title: str, columns: dict[str, list[dict[str, float]]]) -> None:
+    """A table: a row per layer pass, per column (backend and threads) its median ms and
+    the kernels' ms inside it; then the step and the share outside matrix products."""
+    med = {c: _medians(rounds) for c, rounds in columns.items()}
+    first = next(iter(med.values()))
+    rows = [k for k in first if not k.endswith(" kernels") and k not in ("step", "update")]
+    rows.append("update")
+    width = max(len(c) for c in columns) + 12
+    print(f"\n{title}\n{'layer pass':<14}" + "".join(f"{c + ' ms (kern)':>{width}}" for c in med))
+    for row in rows:
+        cells = [f"{m.get(row, 0) * 1e3:.2f} ({m.get(row + ' kernels', 0) * 1e3:.2f})"
+                 for m in med.values()]  # fmt: skip
+        print(f"{row:<14}" + "".join(f"{c:>{width}}" for c in cells))
+    steps = [f"{m['step'] * 1e3:.1f}" for m in med.values()]
+    print(f"{'step':<14}" + "".join(f"{c:>{width}}" for c in steps))
+    shares = [f"{100 * _outside(m):.0f} %" for m in med.values()]
+    print(f"{'outside @':<14}" + "".join(f"{c:>{width}}" for c in shares))
+
+
+def _medians(rounds: list[dict[str, float]]) -> dict[str, float]:
+    keys = list(dict.fromkeys(k for r in rounds for k in r))
+    return {k: statistics.median(r.get(k, 0.0) for r in rounds) for k in keys}
+
+
+def _outside(m: dict[str, float]) -> float:
+    """The seam operations' share of the step: the time outside matrix products."""
+    return sum(v for k, v in m.items() if k.endswith(" kernels")) / m["step"]
