@@ -65,7 +65,10 @@ class NumbaBackend(NumpyBackend):
             numba = import_library("numba", "pip install 'xpnn[numba]' (or: pip install numba)")
             if not os.environ.get("NUMBA_THREADING_LAYER"):
                 numba.config.THREADING_LAYER = "workqueue"  # see the module docstring
-            _KERNELS.update(_compile(numba))
+            # the kernels' module imports Numba: imported here, on first use, compiled then
+            from ._numba_kernels import KERNELS
+
+            _KERNELS.update(KERNELS)
         return cls(xp, "cpu", np)
 
     def conv_patches(self, x: Any, fh: int, fw: int, stride: int, pad: int, out: Any = None) -> Any:
@@ -186,13 +189,6 @@ def _run(name: str, *args: Any) -> None:
     """Call the kernel ``name``, one thread of Python at a time (see ``_LOCK``)."""
     with _LOCK:
         _KERNELS[name](*args)
-
-
-def _compile(numba: Any) -> dict[str, Any]:
-    """The kernels (:mod:`._numba_kernels`, which imports Numba): compiled on first call."""
-    from . import _numba_kernels
-
-    return dict(_numba_kernels.KERNELS)
 
 
 def device_key(device: Any) -> str:

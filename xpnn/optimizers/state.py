@@ -11,12 +11,13 @@ updated in one pass.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from ..backends import backend_of
 from ..flat import FlatLayout
+
+if TYPE_CHECKING:  # host copies are NumPy arrays; the state itself is any backend's
+    import numpy as np
 
 __all__ = ["OptimizerState", "to_host"]
 
