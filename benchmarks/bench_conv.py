@@ -66,11 +66,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+# xpnn before NumPy: its import lets OpenBLAS's idle threads sleep at once (see
+# xpnn/_blas_env.py), which the threads of xpnn's NumPy kernels need
+import xpnn  # isort: skip
+
 import bench_mlp as mlp
 import conv_layers
 import numpy as np
 
-import xpnn
 from xpnn.conv import dx_as_convolution
 
 BATCH = 100
@@ -396,7 +399,8 @@ def print_table(cases: list[Case], variants: list[str], times: dict[tuple[str, s
 
 
 class Threads:
-    """Sets NumPy's BLAS threads, torch's and Numba's to one count (between epochs)."""
+    """Sets NumPy's BLAS threads, xpnn's own (its NumPy kernels'), torch's and Numba's to
+    one count (between epochs)."""
 
     def __init__(self, torch: Any) -> None:
         self.torch = torch
@@ -416,6 +420,7 @@ class Threads:
             return
         if self.threadpoolctl is not None:
             self.threadpoolctl.threadpool_limits(n, user_api="blas")
+        xpnn.set_num_threads(n)
         if self.torch is not None:
             self.torch.set_num_threads(n)
         if self.numba is not None:

@@ -59,9 +59,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
+# xpnn before NumPy: its import lets OpenBLAS's idle threads sleep at once (see
+# xpnn/_blas_env.py), which the threads of xpnn's NumPy kernels need
+import xpnn  # isort: skip
 
-import xpnn
+import numpy as np
 
 EVAL_SAMPLES = 100  # the Trainer's evaluate_sample_num_per_epoch
 QUICK_SAMPLES = 5_000
@@ -465,6 +467,13 @@ def threads_setup(args: argparse.Namespace, torch: Any) -> tuple[list[str], Any]
             lines.append(f"numpy BLAS: {cfg.get('name')} {cfg.get('version')} (from show_config)")
         except Exception:  # older numpy: no dict mode
             lines.append("numpy BLAS: unknown (install threadpoolctl to see it)")
+    if args.threads:
+        xpnn.set_num_threads(args.threads)
+    timeout = os.environ.get("OPENBLAS_THREAD_TIMEOUT", "unset: OpenBLAS's 28")
+    lines.append(
+        f"xpnn threads: {xpnn.get_num_threads()} (its NumPy kernels); OPENBLAS_THREAD_TIMEOUT="
+        f"{timeout}{' (set by xpnn)' if xpnn._blas_env.SET_BY_XPNN else ''}"
+    )
     core = os.environ.get("OPENBLAS_CORETYPE")
     if core:
         lines.append(

@@ -1,6 +1,8 @@
 """The CPU backends' replacements at the kernel seam give exactly the portable references'
 values (:mod:`xpnn.ops`): the same bits, ties, NaN, infinities and signed zeros included,
-for every geometry, layout and dtype, with and without a given output buffer."""
+for every geometry, layout and dtype, with and without a given output buffer; NumPy's also
+with its work cut into parts on three threads (:mod:`xpnn.backends.threads`), however small
+the arrays."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ import numpy as np
 import pytest
 
 import xpnn
+from xpnn.backends import threads
 from xpnn.ops import activation, conv, pool
 
 # NaN and infinities are inputs on purpose: their warnings are expected
@@ -22,15 +25,23 @@ pytestmark = pytest.mark.filterwarnings("ignore:invalid value:RuntimeWarning",
 HAS_NUMBA = importlib.util.find_spec("numba") is not None
 KERNELS = [
     "numpy",
+    "numpy in parts",
     pytest.param("numba", marks=pytest.mark.skipif(
         not HAS_NUMBA, reason="numba is not installed (pip install 'xpnn[numba]')")),
 ]  # fmt: skip
 
 
 @pytest.fixture(params=KERNELS)
-def kernels(request) -> xpnn.Backend:
-    """The backend whose kernels are under test: NumPy's own, and Numba's compiled ones."""
-    return xpnn.get_backend(request.param)
+def kernels(request, monkeypatch) -> xpnn.Backend:
+    """The backend whose kernels are under test: NumPy's own (on one thread, and cut into
+    parts on three threads down to one element a part), and Numba's compiled ones."""
+    name, in_parts, _ = request.param.partition(" in parts")
+    if in_parts:
+        monkeypatch.setattr(threads, "MIN_PART", 1)
+    before = xpnn.get_num_threads()
+    xpnn.set_num_threads(3 if in_parts else 1)
+    request.addfinalizer(lambda: xpnn.set_num_threads(before))
+    return xpnn.get_backend(name)
 
 
 def same_bits(got, expected):

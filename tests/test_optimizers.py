@@ -292,8 +292,9 @@ def test_first_step_size_is_the_algorithms(opt, first_step):
 
 @pytest.mark.parametrize("name", NAMES)
 def test_numpy_blocked_update_is_bit_identical_to_whole_array_update(name, monkeypatch):
-    """Large NumPy parameters are updated block by block (flat views); a non-contiguous
-    parameter or gradient falls back or is copied."""
+    """Large NumPy parameters are updated block by block (flat views), the blocks in parts
+    on the backend's threads; a non-contiguous parameter or gradient falls back or is
+    copied. The same bits every way."""
     import xpnn.backends.numpy
 
     rng = np.random.default_rng(4)
@@ -311,15 +312,23 @@ def test_numpy_blocked_update_is_bit_identical_to_whole_array_update(name, monke
         for _ in range(5)
     ]
     results = []
-    for block in (6, 10**9):
+    # blocks of 6 on one thread, on three threads (each a part), and one whole block
+    before = xpnn.get_num_threads()
+    for block, threads in ((6, 1), (6, 3), (10**9, 1)):
         monkeypatch.setattr(xpnn.backends.numpy, "NUMPY_BLOCK", block)
+        monkeypatch.setattr(xpnn.backends.threads, "MIN_PART", 1)
+        xpnn.set_num_threads(threads)
         params = {k: v.copy() for k, v in p0.items()}
         opt = get_optimizer(name, **HYPER[name])
-        for g in grads:
-            opt.update(params, g)
+        try:
+            for g in grads:
+                opt.update(params, g)
+        finally:
+            xpnn.set_num_threads(before)
         results.append(params)
     for k in p0:
-        np.testing.assert_array_equal(results[0][k], results[1][k])
+        np.testing.assert_array_equal(results[0][k], results[2][k])
+        np.testing.assert_array_equal(results[1][k], results[2][k])
         assert not np.array_equal(results[0][k], p0[k])
 
 

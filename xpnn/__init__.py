@@ -5,6 +5,8 @@ The same layers, initializers and optimizers run on NumPy (CPU), CuPy (CUDA), Py
 :func:`get_backend` gives any other.
 """
 
+# first, before anything imports NumPy: OpenBLAS reads this module's setting when it loads
+from . import _blas_env  # noqa: F401
 from .backends import (
     BACKEND_NAMES,
     SEAM,
@@ -15,6 +17,7 @@ from .backends import (
     default_backend,
     get_backend,
 )
+from .backends.threads import get_num_threads, set_num_threads
 from .callbacks import (
     Callback,
     DivergenceGuard,
@@ -150,6 +153,7 @@ __all__ = [
     "col2im",
     "conv_output_size",
     "get_backend",
+    "get_num_threads",
     "get_optimizer",
     "im2col",
     "load_checkpoint",
@@ -162,6 +166,7 @@ __all__ = [
     "read_idx",
     "resolve_init",
     "save_checkpoint",
+    "set_num_threads",
     "shuffle_dataset",
     "spawn_seeds",
     "train_val_split",
