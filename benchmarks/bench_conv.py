@@ -5,6 +5,7 @@ epoch's matrix products, and (with ``--book-dir``) against the book's own code.
     python benchmarks/bench_conv.py --quick                     # a smoke run (1,000 images)
     python benchmarks/bench_conv.py --threads 1 --clock cpu     # one thread, process CPU time
     python benchmarks/bench_conv.py --layers --no-epochs        # per-layer times only
+    python benchmarks/bench_conv.py --layers --no-epochs --xpnn-threads follow  # xpnn's too
     python benchmarks/bench_conv.py --book-dir ../deep-learning-from-scratch --limit 2000
     XPNN_BACKEND=cupy python benchmarks/bench_conv.py           # CuPy vs torch CUDA
 
@@ -42,7 +43,9 @@ rotated each round; medians over rounds; the device synchronised before a clock 
 
 Each variant runs at each thread count of ``--threads`` (default ``1,2``: NumPy's BLAS,
 torch's intra-op and Numba's threads set alike, between epochs, in the same rounds), and the
-table gives one block per thread count: the ratios compare rows of the same block. Its last
+table gives one block per thread count: the ratios compare rows of the same block. xpnn's
+own threads (its NumPy kernels' parts, ``XPNN_NUM_THREADS``, one by default) stay as they
+are, unless ``--xpnn-threads follow`` sets them alike too. Its last
 column is the share of each xpnn epoch outside matrix products, 1 - floor / epoch.
 
 ``--layers`` adds, per case and thread count, each layer's forward and backward time on
@@ -66,14 +69,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-# xpnn before NumPy: its import lets OpenBLAS's idle threads sleep at once (see
-# xpnn/_blas_env.py), which the threads of xpnn's NumPy kernels need
-import xpnn  # isort: skip
-
 import bench_mlp as mlp
 import conv_layers
 import numpy as np
 
+import xpnn
 from xpnn.conv import dx_as_convolution
 
 BATCH = 100
@@ -399,11 +399,12 @@ def print_table(cases: list[Case], variants: list[str], times: dict[tuple[str, s
 
 
 class Threads:
-    """Sets NumPy's BLAS threads, xpnn's own (its NumPy kernels'), torch's and Numba's to
-    one count (between epochs)."""
+    """Sets NumPy's BLAS threads, torch's, Numba's and (``follow``) xpnn's own (its NumPy
+    kernels') to one count (between epochs)."""
 
-    def __init__(self, torch: Any) -> None:
+    def __init__(self, torch: Any, follow: bool = False) -> None:
         self.torch = torch
+        self.follow = follow
         try:
             import threadpoolctl
         except ImportError:
@@ -420,7 +421,8 @@ class Threads:
             return
         if self.threadpoolctl is not None:
             self.threadpoolctl.threadpool_limits(n, user_api="blas")
-        xpnn.set_num_threads(n)
+        if self.follow:
+            xpnn.set_num_threads(n)
         if self.torch is not None:
             self.torch.set_num_threads(n)
         if self.numba is not None:
@@ -472,6 +474,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cases", default=None, help="simple, deep or both (default both)")
     ap.add_argument("--threads", default="1,2",
                     help="thread counts, each timed: BLAS, torch, numba (default 1,2)")  # fmt: skip
+    ap.add_argument("--xpnn-threads", default="keep", choices=["keep", "follow"],
+                    help="xpnn's own threads: keep XPNN_NUM_THREADS (default: 1), or follow "
+                    "--threads")  # fmt: skip
     ap.add_argument("--layers", action="store_true", help="also per-layer times per CPU path")
     ap.add_argument("--no-epochs", action="store_true", help="with --layers: only those")
     ap.add_argument("--layer-steps", type=int, default=10, help="steps per --layers round")
@@ -526,7 +531,9 @@ def main(argv: list[str] | None = None) -> int:
         sync = backend.synchronize
     thread_counts = parse_threads(args.threads, ap)
     thread_lines, _limiter = mlp.threads_setup(argparse.Namespace(threads=None), torch)
-    threads = Threads(torch)
+    threads = Threads(torch, follow=args.xpnn_threads == "follow")
+    if threads.follow:
+        thread_lines.append("xpnn threads: as --threads (--xpnn-threads follow)")
     if threads.threadpoolctl is None and thread_counts != [None]:
         print("note: threadpoolctl is not installed: numpy's BLAS threads are not set "
               "(pip install threadpoolctl); timing the libraries' defaults only")  # fmt: skip

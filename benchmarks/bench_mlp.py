@@ -59,11 +59,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-# xpnn before NumPy: its import lets OpenBLAS's idle threads sleep at once (see
-# xpnn/_blas_env.py), which the threads of xpnn's NumPy kernels need
-import xpnn  # isort: skip
-
 import numpy as np
+
+import xpnn
 
 EVAL_SAMPLES = 100  # the Trainer's evaluate_sample_num_per_epoch
 QUICK_SAMPLES = 5_000
@@ -467,12 +465,10 @@ def threads_setup(args: argparse.Namespace, torch: Any) -> tuple[list[str], Any]
             lines.append(f"numpy BLAS: {cfg.get('name')} {cfg.get('version')} (from show_config)")
         except Exception:  # older numpy: no dict mode
             lines.append("numpy BLAS: unknown (install threadpoolctl to see it)")
-    if args.threads:
-        xpnn.set_num_threads(args.threads)
     timeout = os.environ.get("OPENBLAS_THREAD_TIMEOUT", "unset: OpenBLAS's 28")
     lines.append(
         f"xpnn threads: {xpnn.get_num_threads()} (its NumPy kernels); OPENBLAS_THREAD_TIMEOUT="
-        f"{timeout}{' (set by xpnn)' if xpnn._blas_env.SET_BY_XPNN else ''}"
+        f"{timeout}"
     )
     core = os.environ.get("OPENBLAS_CORETYPE")
     if core:

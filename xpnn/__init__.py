@@ -5,8 +5,6 @@ The same layers, initializers and optimizers run on NumPy (CPU), CuPy (CUDA), Py
 :func:`get_backend` gives any other.
 """
 
-# first, before anything imports NumPy: OpenBLAS reads this module's setting when it loads
-from . import _blas_env  # noqa: F401
 from .backends import (
     BACKEND_NAMES,
     SEAM,

@@ -57,7 +57,7 @@ from ..ops.conv import output_hw, pad_image, window
 from ..ops.pool import maxpool_forward as _maxpool_reference
 from ..random import Generator, shape_of
 from .base import Backend, DeviceBackendError
-from .threads import run_parts
+from .threads import run_parts, splits
 
 __all__ = [
     "BLOCK_ABOVE",
@@ -114,6 +114,10 @@ class NumpyBackend(Backend):
             super().optimizer_step(optimizer, p, g, state, step)
             return
         scalars = optimizer.scalars(step, self.xp, p.dtype)
+        if not splits(p.size):
+            for block_p, block_g, block_state in blocks:
+                optimizer.apply(self.xp, block_p, block_g, block_state, scalars)
+            return
         blocks = list(blocks)
 
         def part(lo: int, hi: int) -> None:
@@ -150,7 +154,7 @@ class NumpyBackend(Backend):
         if act not in _IN_PLACE:
             return super().bias_act(z, b, act)  # the reference names the unknown activation
         steps = _IN_PLACE[act]
-        axis = _broadcast_axis(z, b)
+        axis = _broadcast_axis(z, b) if splits(z.size) else None
 
         def part(lo: int, hi: int) -> None:
             zs = z if axis is None else z[(slice(None),) * axis + (slice(lo, hi),)]
@@ -174,6 +178,9 @@ class NumpyBackend(Backend):
             return super().act_backward(dout, out, act)
         dx = np.empty_like(dout)
         backward = _BACKWARD[act]
+        if not splits(dx.size):
+            backward(dout, out, dx)
+            return dx
         axis = int(np.argmax(dx.strides))  # the outermost axis of dx's memory
 
         def part(lo: int, hi: int) -> None:

@@ -8,17 +8,25 @@ independent parts along the batch axis (or an array's outermost axis), run at on
 pool of threads. The values are the same bits as on one thread: every element is computed
 by the same operations in the same order, only by another core.
 
-Measured on this project's 2-core machine, DeepConvNet's second convolution (a 45 MB
-patch copy, right after a matrix product as in a step, ms, median of 20): 3.6-3.9 on one
-thread, 2.2-2.6 on two; ``python benchmarks/bench_conv.py --layers --no-epochs --threads 2
---limit 200``: a DeepConvNet step 121.6 -> 92.8 ms, SimpleConvNet 15.8 -> 12.9. The second
-thread finds a core only when OpenBLAS's threads sleep between products: see
-:mod:`xpnn._blas_env`.
+**Off by default** (one thread), because what it gains depends on the machine, and on
+this project's 2-core virtual machines it measured from a clear gain to a clear loss:
 
-``XPNN_NUM_THREADS`` sets the count at import (default: the CPUs this process may use, at
-most 8); :func:`set_num_threads` changes it. The pool is made on first use, made anew in a
-child after ``fork``, and never holds a part of the work a caller is not waiting for: the
-calling thread runs one part itself and waits for the others, re-raising their first error.
+- On one, with ``OPENBLAS_THREAD_TIMEOUT=4`` (OpenBLAS's idle threads sleep at once
+  instead of spinning ~0.1 s after each product, which took the second core), a
+  DeepConvNet step went 121.6 -> 92.8 ms and SimpleConvNet 15.8 -> 12.9
+  (``python benchmarks/bench_conv.py --layers --no-epochs --threads 2 --limit 200``).
+- On another, handing a part to a second thread cost 130-200 µs (a sleeping virtual CPU
+  woken up): two threads were slower than one on any operation under ~4 M elements, a
+  DeepConvNet step took 148 ms on two threads against 134 on one (OpenBLAS's default
+  timeout; 139 with parts of 2**20 elements or more), and ``OPENBLAS_THREAD_TIMEOUT=4``
+  made it 163 and an MLP step 1.25 -> 2.0 ms (each product waking its sleeping threads).
+
+So set ``XPNN_NUM_THREADS`` (or call :func:`set_num_threads`) where measured to pay:
+``python benchmarks/bench_conv.py --layers --no-epochs --xpnn-threads follow`` shows
+it. ``XPNN_NUM_THREADS`` is read at import: a count, or ``auto`` for the CPUs this process
+may use (at most 8). The pool is made on first use, made anew in a child after ``fork``,
+and never holds a part of the work a caller is not waiting for: the calling thread runs
+one part itself and waits for the others, re-raising their first error.
 """
 
 from __future__ import annotations
@@ -31,28 +39,35 @@ from concurrent.futures import Future, ThreadPoolExecutor
 
 from .._validate import count
 
-__all__ = ["MIN_PART", "get_num_threads", "run_parts", "set_num_threads"]
+__all__ = ["MIN_PART", "get_num_threads", "run_parts", "set_num_threads", "splits"]
 
-#: Elements below which a part is not worth a thread (a hand-off costs ~20-50 µs; NumPy
-#: copies ~2 float32 elements per ns on one core).
-MIN_PART = 1 << 16
+#: Elements below which a part is not worth a thread: a hand-off costs 20-200 µs, and NumPy
+#: runs ~1-4 float32 elements per ns through a ufunc or copy on one core (measured: above).
+MIN_PART = 1 << 20
 
 _MAX_DEFAULT = 8
 
 
 def _default_threads() -> int:
     text = os.environ.get("XPNN_NUM_THREADS", "").strip()
-    if text:
-        try:
-            value = int(text)
-        except ValueError:
-            value = 0
-        if value < 1:
-            raise ValueError(
-                f"XPNN_NUM_THREADS must be a whole number of threads >= 1, got {text!r}; "
-                "unset it to use every CPU this process may run on"
-            )
-        return value
+    if not text:
+        return 1
+    if text.lower() == "auto":
+        return available_cpus()
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise ValueError(
+            f"XPNN_NUM_THREADS must be a whole number of threads >= 1 or 'auto' (the CPUs "
+            f"this process may use), got {text!r}; unset it for one thread"
+        )
+    return value
+
+
+def available_cpus() -> int:
+    """The CPUs this process may run on (its affinity where the OS tells), at most 8."""
     try:
         cpus = len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
@@ -103,6 +118,12 @@ def _workers(n: int) -> ThreadPoolExecutor:
             if old is not None:
                 old.shutdown(wait=False)
         return _pool
+
+
+def splits(elements: int) -> bool:
+    """Whether work touching ``elements`` would be cut into parts: callers skip setting
+    the parts up where not (a few µs, which small layers' steps notice)."""
+    return _threads > 1 and elements >= 2 * MIN_PART
 
 
 def parts(length: int, elements: int) -> list[tuple[int, int]]:
