@@ -23,8 +23,8 @@ rotated each round; medians over rounds; the device synchronised before a clock 
 
     xpnn Trainer   ``Trainer(net, ..., epochs=1, optimizer='adam', verbose=False).train()``
                    (accuracy evaluated on 100 train and 100 test samples), on NumPy
-    xpnn numba     the same on the ``numba`` backend (compiled kernels; where Numba is
-                   installed and the backend is NumPy's)
+    xpnn threads   the same with xpnn's own threads set to the block's count too (its NumPy
+                   kernels cut into parts, ``XPNN_NUM_THREADS``); NumPy only, blocks of 2+
     torch eager    the same network in PyTorch on the same device: ``nn.Conv2d``, ``nn.ReLU``,
                    ``nn.MaxPool2d`` (``conv2d``/``max_pool2d``), ``nn.Linear``, ``nn.Dropout``,
                    ``CrossEntropyLoss``, autograd, ``torch.optim.Adam``; data on the device
@@ -42,7 +42,7 @@ rotated each round; medians over rounds; the device synchronised before a clock 
                    only with ``--book-dir`` (the book's code is read from there, never copied)
 
 Each variant runs at each thread count of ``--threads`` (default ``1,2``: NumPy's BLAS,
-torch's intra-op and Numba's threads set alike, between epochs, in the same rounds), and the
+torch's intra-op threads set alike, between epochs, in the same rounds), and the
 table gives one block per thread count: the ratios compare rows of the same block. xpnn's
 own threads (its NumPy kernels' parts, ``XPNN_NUM_THREADS``, one by default) stay as they
 are, unless ``--xpnn-threads follow`` sets them alike too. Its last
@@ -119,7 +119,7 @@ CASES = [
         init="he",
     ),
 ]
-VARIANTS = ("floor", "torch", "xpnn Trainer", "xpnn numba", "book")
+VARIANTS = ("floor", "torch", "xpnn Trainer", "xpnn threads", "book")
 
 
 @dataclass
@@ -399,8 +399,8 @@ def print_table(cases: list[Case], variants: list[str], times: dict[tuple[str, s
 
 
 class Threads:
-    """Sets NumPy's BLAS threads, torch's, Numba's and (``follow``) xpnn's own (its NumPy
-    kernels') to one count (between epochs)."""
+    """Sets NumPy's BLAS threads, torch's and (``follow``) xpnn's own (its NumPy kernels')
+    to one count (between epochs)."""
 
     def __init__(self, torch: Any, follow: bool = False) -> None:
         self.torch = torch
@@ -410,11 +410,6 @@ class Threads:
         except ImportError:
             threadpoolctl = None
         self.threadpoolctl = threadpoolctl
-        try:
-            import numba
-        except ImportError:
-            numba = None
-        self.numba = numba
 
     def set(self, n: int | None) -> None:
         if n is None:
@@ -425,8 +420,6 @@ class Threads:
             xpnn.set_num_threads(n)
         if self.torch is not None:
             self.torch.set_num_threads(n)
-        if self.numba is not None:
-            self.numba.set_num_threads(min(n, self.numba.config.NUMBA_NUM_THREADS))
 
 
 def parse_threads(text: str | None, ap: argparse.ArgumentParser) -> list[int | None]:
@@ -473,7 +466,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help=quick)
     ap.add_argument("--cases", default=None, help="simple, deep or both (default both)")
     ap.add_argument("--threads", default="1,2",
-                    help="thread counts, each timed: BLAS, torch, numba (default 1,2)")  # fmt: skip
+                    help="thread counts, each timed: BLAS and torch (default 1,2)")  # fmt: skip
     ap.add_argument("--xpnn-threads", default="keep", choices=["keep", "follow"],
                     help="xpnn's own threads: keep XPNN_NUM_THREADS (default: 1), or follow "
                     "--threads")  # fmt: skip
@@ -570,22 +563,19 @@ def main(argv: list[str] | None = None) -> int:
         "floor": lambda c, d: floor(c, backend, d),
         "xpnn Trainer": lambda c, d: xpnn_trainer(c, backend, d),
     }
-    cpu_backends = [backend]
-    if backend.name == "numpy" and threads.numba is not None:
-        numba_backend = xpnn.get_backend("numba")
-        cpu_backends.append(numba_backend)
-        makers["xpnn numba"] = lambda c, d: xpnn_trainer(c, numba_backend, d)
+    if backend.name == "numpy" and not threads.follow:
+        makers["xpnn threads"] = lambda c, d: xpnn_trainer(c, backend, d)
     if torch is not None:
         makers["torch"] = lambda c, d: torch_loop(c, backend, d, torch)
     if book is not None:
         makers["book"] = lambda c, d: book_loop(c, d, book)
     if args.layers and backend.is_cpu:
-        layer_tables(cases, cpu_backends, data, thread_counts, threads, args.rounds,
+        layer_tables(cases, [backend], data, thread_counts, threads, args.rounds,
                      args.layer_steps)  # fmt: skip
     if args.no_epochs:
         return 0
-    variants = [v + ("" if t is None else f" @{t}") for t in thread_counts
-                for v in VARIANTS if v in makers]  # fmt: skip
+    variants = [v + ("" if t is None else f" @{t}") for t in thread_counts for v in VARIANTS
+                if v in makers and (v != "xpnn threads" or (t or 1) > 1)]  # fmt: skip
 
     def make(case: Case, variant: str, d: Data) -> mlp.Epoch:
         name, n_threads = split(variant)
@@ -593,7 +583,15 @@ def main(argv: list[str] | None = None) -> int:
 
         def with_threads() -> None:
             threads.set(n_threads)
-            epoch()
+            if name != "xpnn threads" or n_threads is None:
+                epoch()
+                return
+            before = xpnn.get_num_threads()
+            xpnn.set_num_threads(n_threads)
+            try:
+                epoch()
+            finally:
+                xpnn.set_num_threads(before)
 
         return with_threads
 

@@ -1,7 +1,7 @@
 """Per-layer times of a convnet's training step on each xpnn CPU path, and how much of the
 step runs outside matrix products (``bench_conv.py --layers``).
 
-For each backend (``numpy``; ``numba`` where installed) and each thread count, the same
+For each backend given (NumPy's) and each thread count, the same
 network (same seed) takes ``steps`` training steps (``net.gradient`` + ``Adam.update``) on
 one batch of real images; the rounds interleave the backends and thread counts. Each
 layer's ``forward``/``forward_with`` and ``backward`` is timed (wall clock), and inside it

@@ -41,6 +41,8 @@ def test_bench_conv_prints_a_block_per_thread_count_and_the_share_outside_matmul
         assert f"Simple on {threads}:" in proc.stdout
     rows = re.findall(r"^Simple\s+xpnn Trainer\s+\d+\.\d\d\s.*\s(-?\d+)%$", proc.stdout, re.M)
     assert len(rows) == 2, proc.stdout  # (negative where a noisy floor took longer)
+    # xpnn's own threads: a row of the 2-thread block only (on one it is the Trainer's)
+    assert len(re.findall(r"^Simple\s+xpnn threads\s+\d+\.\d\d\s", proc.stdout, re.M)) == 1
 
 
 def test_bench_conv_layers_prints_each_layer_pass_and_the_step_per_path():

@@ -1,15 +1,12 @@
-"""The CPU backends' replacements at the kernel seam give exactly the portable references'
+"""The NumPy backend's replacements at the kernel seam give exactly the portable references'
 values (:mod:`xpnn.ops`): the same bits, ties, NaN, infinities and signed zeros included,
-for every geometry, layout and dtype, with and without a given output buffer; NumPy's also
-with its work cut into parts on three threads (:mod:`xpnn.backends.threads`), however small
-the arrays."""
+for every geometry, layout and dtype, with and without a given output buffer, also with
+the work cut into parts on three threads (:mod:`xpnn.backends.threads`), however small the
+arrays, and called from several threads at once."""
 
 from __future__ import annotations
 
-import importlib.util
-import os
-import subprocess
-import sys
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
@@ -22,19 +19,13 @@ from xpnn.ops import activation, conv, pool
 pytestmark = pytest.mark.filterwarnings("ignore:invalid value:RuntimeWarning",
                                         "ignore:overflow:RuntimeWarning")  # fmt: skip
 
-HAS_NUMBA = importlib.util.find_spec("numba") is not None
-KERNELS = [
-    "numpy",
-    "numpy in parts",
-    pytest.param("numba", marks=pytest.mark.skipif(
-        not HAS_NUMBA, reason="numba is not installed (pip install 'xpnn[numba]')")),
-]  # fmt: skip
+KERNELS = ["numpy", "numpy in parts"]
 
 
 @pytest.fixture(params=KERNELS)
 def kernels(request, monkeypatch) -> xpnn.Backend:
-    """The backend whose kernels are under test: NumPy's own (on one thread, and cut into
-    parts on three threads down to one element a part), and Numba's compiled ones."""
+    """The backend whose kernels are under test: NumPy's own, on one thread, and cut into
+    parts on three threads down to one element a part."""
     name, in_parts, _ = request.param.partition(" in parts")
     if in_parts:
         monkeypatch.setattr(threads, "MIN_PART", 1)
@@ -212,41 +203,41 @@ def test_the_cases_cover_every_seam_kernel_of_a_convolution_network():
         assert any(kernel in n for n in names), kernel
 
 
-@pytest.mark.skipif(not HAS_NUMBA, reason="numba is not installed (pip install 'xpnn[numba]')")
 @pytest.mark.parametrize("network", ["SimpleConvNet", "DeepConvNet"])
-def test_a_network_trains_to_the_same_bits_with_the_compiled_kernels(network):
+def test_a_network_trains_to_the_same_bits_with_its_kernels_in_parts(network, monkeypatch):
     rng = np.random.default_rng(13)
     x = rng.random((8, 1, 28, 28), dtype=np.float32)
     t = rng.integers(0, 10, 8)
+    monkeypatch.setattr(threads, "MIN_PART", 1)
+    before = xpnn.get_num_threads()
     params = []
-    for name in ("numpy", "numba"):
-        net = getattr(xpnn, network)(seed=0, backend=name)
-        opt = xpnn.Adam(lr=1e-3)
-        for _ in range(3):
-            opt.update(net.params, net.gradient(x, t))
-        params.append({k: np.array(v) for k, v in net.params.items()})
+    try:
+        for count in (1, 3):
+            xpnn.set_num_threads(count)
+            net = getattr(xpnn, network)(seed=0, backend="numpy")
+            opt = xpnn.Adam(lr=1e-3)
+            for _ in range(3):
+                opt.update(net.params, net.gradient(x, t))
+            params.append({k: np.array(v) for k, v in net.params.items()})
+    finally:
+        xpnn.set_num_threads(before)
     for key, value in params[0].items():
         same_bits(params[1][key], value)
 
 
-CONCURRENT = """
-from concurrent.futures import ThreadPoolExecutor
-import numpy as np, xpnn
-b = xpnn.get_backend("numba")
-x = np.random.default_rng(0).random((20, 8, 12, 12), dtype=np.float32)
-expected = b.conv_patches(x, 3, 3, 1, 1)
-def work(_):
-    return all(np.array_equal(b.conv_patches(x, 3, 3, 1, 1), expected) for _ in range(30))
-with ThreadPoolExecutor(4) as pool:
-    print(all(pool.map(work, range(8))))
-"""
+def test_the_kernels_in_parts_can_be_called_from_several_threads_at_once(monkeypatch):
+    monkeypatch.setattr(threads, "MIN_PART", 1)
+    before = xpnn.get_num_threads()
+    xpnn.set_num_threads(3)
+    try:
+        b = xpnn.get_backend("numpy")
+        x = np.random.default_rng(0).random((20, 8, 12, 12), dtype=np.float32)
+        expected = conv.patches(x, 3, 3, 1, 1)
 
+        def work(_: int) -> bool:
+            return all(np.array_equal(b.conv_patches(x, 3, 3, 1, 1), expected) for _ in range(30))
 
-@pytest.mark.skipif(not HAS_NUMBA, reason="numba is not installed (pip install 'xpnn[numba]')")
-def test_the_compiled_kernels_can_be_called_from_several_threads_at_once():
-    # Numba's workqueue threading layer aborts the process when entered twice at once
-    env = {k: v for k, v in os.environ.items() if k != "NUMBA_THREADING_LAYER"}
-    proc = subprocess.run([sys.executable, "-c", CONCURRENT], capture_output=True, text=True,
-                          env=env, timeout=600)  # fmt: skip
-    assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.split() == ["True"]
+        with ThreadPoolExecutor(4) as pool:  # four callers sharing xpnn's pool of threads
+            assert all(pool.map(work, range(8)))
+    finally:
+        xpnn.set_num_threads(before)

@@ -20,7 +20,6 @@ from types import ModuleType
 from typing import Any
 
 from . import cupy as _cupy
-from . import numba as _numba
 from . import numpy as _numpy
 from . import strict as _strict
 from . import torch as _torch
@@ -48,7 +47,7 @@ __all__ = [
 ]
 
 #: The names accepted by ``XPNN_BACKEND`` and :func:`get_backend`.
-BACKEND_NAMES: tuple[str, ...] = ("numpy", "cupy", "torch", "array_api_strict", "numba")
+BACKEND_NAMES: tuple[str, ...] = ("numpy", "cupy", "torch", "array_api_strict")
 
 _ALIASES = {"np": "numpy", "cp": "cupy", "pytorch": "torch", "strict": "array_api_strict"}
 #: Each backend's file: its ``create(key)``, ``device_key(device)`` and ``owns(array)``.
@@ -57,7 +56,6 @@ _MODULES: dict[str, ModuleType] = {
     "cupy": _cupy,
     "torch": _torch,
     "array_api_strict": _strict,
-    "numba": _numba,  # NumPy with compiled CPU kernels (the [numba] extra)
 }
 
 

@@ -29,9 +29,10 @@ fewer passes over memory and no temporaries that are not reused:
 - ``act_backward``: the ReLU mask written by ``greater`` into the result itself and
   multiplied there; the sigmoid's and tanh's derivatives in one buffer.
 
-**On every core.** Each of these kernels, and the blocks of an optimizer update, cuts its
-work along the batch (or an array's outermost axis) into parts run at once on the threads
-of :mod:`xpnn.backends.threads`: the same bits, since each element is computed alike.
+**On several threads, where asked** (``XPNN_NUM_THREADS``; one by default). Each of these
+kernels, and the blocks of an optimizer update, can cut its work along the batch (or an
+array's outermost axis) into parts run at once on the threads of
+:mod:`xpnn.backends.threads`: the same bits, since each element is computed alike.
 
 Measured on the real arguments of a training step, each kernel against the reference on
 the same arrays, interleaved (one thread, process time, float32, batch 100; the sum over
@@ -40,8 +41,9 @@ backward 4.07 vs 5.34, ReLU backward 1.28 vs 1.31, patches 0.94 vs 0.87: 8.6 vs 
 all (0.80); DeepConvNet patches 38.3 vs 39.0, pooling backward 8.1 vs 8.8: 62.0 vs 64.5
 (0.96). NumPy's loops here run over the windows' rows (8 to 28 elements), so most of
 their time is the per-row overhead of the ufunc machinery rather than memory traffic,
-which no arrangement of NumPy calls removes: the compiled kernels of
-:mod:`xpnn.backends.numba` do.
+which no arrangement of NumPy calls removes. Compiled kernels (a ``numba`` backend,
+``prange`` loops with the same bits) were built and measured against these and removed:
+they tied with NumPy on one machine and were 1.3-1.4x slower per epoch on another.
 """
 
 from __future__ import annotations
