@@ -59,6 +59,7 @@ from ..ops.conv import output_hw, pad_image, window
 from ..ops.pool import maxpool_forward as _maxpool_reference
 from ..random import Generator, shape_of
 from .base import Backend, DeviceBackendError
+from .host_memory import keep_freed_memory
 from .threads import run_parts, splits
 
 __all__ = [
@@ -93,6 +94,7 @@ class NumpyBackend(Backend):
     def create(cls, key: Any) -> NumpyBackend:
         from array_api_compat import numpy as xp
 
+        keep_freed_memory()  # large arrays reused by malloc, not mapped afresh each step
         return cls(xp, "cpu", np)
 
     def needs_transfer(self, x: Any) -> bool:
