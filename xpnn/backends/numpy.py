@@ -15,7 +15,7 @@ two, the default): :data:`BLOCK_ABOVE`. The results are the same bits, since eve
 is elementwise. NumPy only: it runs one thread per operation and its slices are always views.
 
 **Convolution and activation kernels with fewer passes.** The same values as the portable
-references of :mod:`xpnn.ops` (ties and NaN included; ``tests/test_numpy_kernels.py``), with
+references of :mod:`xpnn.ops` (ties and NaN included; ``tests/test_cpu_kernels.py``), with
 fewer passes over memory and no temporaries that are not reused:
 
 - ``conv_patches``: the patch matrix as one copy of a ``sliding_window_view`` of the
