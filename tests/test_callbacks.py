@@ -6,6 +6,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+import threading
 
 import numpy as np
 import pytest
@@ -192,6 +193,30 @@ def test_a_redirected_20_epoch_run_writes_its_22_lines_and_nothing_else(tmp_path
     text = log.read_text()
     assert "\r" not in text and len(text.splitlines()) == 22, text[:2000]
     assert len(text.encode()) < 22 * 100
+
+
+PIPED = textwrap.dedent(
+    """
+    import sys
+    from guarantees_support import make_trainer
+    make_trainer(epochs=2, verbose=True, refresh_interval=0.0).train()
+    sys.stdin.readline()  # hold on until the parent has read the lines
+    """
+)
+
+
+def test_each_line_reaches_a_pipe_as_it_is_printed_not_when_the_run_ends():
+    env = {k: v for k, v in child_env().items() if k != "PYTHONUNBUFFERED"}  # a buffered pipe
+    proc = subprocess.Popen([sys.executable, "-c", PIPED], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, text=True, env=env)  # fmt: skip
+    stuck = threading.Timer(60, proc.kill)  # buffered, the lines would come only at exit
+    stuck.start()
+    try:
+        lines = [proc.stdout.readline() for _ in range(4)]
+        assert lines[1].startswith("epoch   1/2") and lines[3].startswith("final test"), lines
+    finally:
+        stuck.cancel()
+        proc.communicate("\n", timeout=120)
 
 
 def test_draws_bars_on_a_terminal_only():

@@ -39,6 +39,17 @@ from xpnn.callbacks import Callback
 
 needs_signals = pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs POSIX signals")
 
+
+@pytest.fixture(autouse=True)
+def sigint_as_in_a_terminal():
+    """Ctrl-C raises KeyboardInterrupt here even where the suite was started with SIGINT
+    ignored (a job started in the background by a shell inherits that), which xpnn, keeping
+    a program's own SIGINT handling, would leave as it is."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
 STEPS = 7  # make_trainer: 200 samples in batches of 32
 
 

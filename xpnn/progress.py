@@ -55,7 +55,9 @@ class ProgressLogger(Callback):
     def _print(self, line: str) -> None:
         from tqdm import tqdm
 
-        tqdm.write(line, file=self.file if self.file is not None else sys.stdout)
+        file = self.file if self.file is not None else sys.stdout
+        tqdm.write(line, file=file)
+        file.flush()  # a pipe or a file gets each line now, not when a buffer fills
 
     def on_train_begin(self, trainer: Any) -> None:
         self._print(
