@@ -118,17 +118,16 @@ class NumpyBackend(Backend):
             super().optimizer_step(optimizer, p, g, state, step)
             return
         scalars = optimizer.scalars(step, self.xp, p.dtype)
+
+        def apply(some: Any) -> None:
+            for block_p, block_g, block_state in some:
+                optimizer.apply(self.xp, block_p, block_g, block_state, scalars)
+
         if not splits(p.size):
-            for block_p, block_g, block_state in blocks:
-                optimizer.apply(self.xp, block_p, block_g, block_state, scalars)
+            apply(blocks)
             return
-        blocks = list(blocks)
-
-        def part(lo: int, hi: int) -> None:
-            for block_p, block_g, block_state in blocks[lo:hi]:
-                optimizer.apply(self.xp, block_p, block_g, block_state, scalars)
-
-        run_parts(part, len(blocks), p.size)
+        listed = list(blocks)
+        run_parts(lambda lo, hi: apply(listed[lo:hi]), len(listed), p.size)
 
     def conv_patches(self, x: Any, fh: int, fw: int, stride: int, pad: int, out: Any = None) -> Any:
         return patches(x, fh, fw, stride, pad, out)

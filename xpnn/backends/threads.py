@@ -120,16 +120,23 @@ def _workers(n: int) -> ThreadPoolExecutor:
         return _pool
 
 
+def _count(length: int, elements: int) -> int:
+    """How many parts: one a thread, none of fewer than :data:`MIN_PART` of ``elements``,
+    never more than ``length`` items."""
+    return min(_threads, length, max(1, elements // MIN_PART))
+
+
 def splits(elements: int) -> bool:
-    """Whether work touching ``elements`` would be cut into parts: callers skip setting
-    the parts up where not (a few µs, which small layers' steps notice)."""
-    return _threads > 1 and elements >= 2 * MIN_PART
+    """Whether work touching ``elements`` would be cut into parts (along any axis long
+    enough): callers skip setting the parts up where not (a few µs, which small layers'
+    steps notice)."""
+    return _count(elements, elements) > 1
 
 
 def parts(length: int, elements: int) -> list[tuple[int, int]]:
     """``[(lo, hi), ...]``: ``range(length)`` cut into as many near-equal parts as there are
     threads, but none of fewer than :data:`MIN_PART` of the ``elements`` the work touches."""
-    k = min(_threads, length, max(1, elements // MIN_PART))
+    k = _count(length, elements)
     if k <= 1:
         return [(0, length)]
     cuts = [length * i // k for i in range(k + 1)]
