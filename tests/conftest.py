@@ -123,3 +123,16 @@ def mnist():
         if os.environ.get("XPNN_DATA"):
             raise
         pytest.skip("MNIST not found and XPNN_DATA unset (CI sets it to ../shared/datasets)")
+
+
+def flat_views(backend, shapes, dtype="float64"):
+    """Views of one flat zero buffer, shaped as ``shapes`` (as xpnn.flat lays them out)."""
+    xp = backend.xp
+    flat = xp.zeros(sum(int(np.prod(s)) for s in shapes.values()), dtype=backend.dtype(dtype),
+                    device=backend.device)  # fmt: skip
+    views, start = {}, 0
+    for name, shape in shapes.items():
+        size = int(np.prod(shape))
+        views[name] = xp.reshape(flat[start : start + size], shape)
+        start += size
+    return flat, views

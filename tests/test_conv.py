@@ -9,6 +9,7 @@ import itertools
 
 import numpy as np
 import pytest
+from conftest import flat_views
 
 import xpnn.conv
 from xpnn.conv import (
@@ -302,19 +303,6 @@ def test_convolution_without_input_grad_returns_none_and_the_same_parameter_grad
 
 
 # -- gradients bound into given arrays (what a network's flat gradient buffer does) -------------
-
-
-def flat_views(backend, shapes, dtype="float64"):
-    """Views of one flat zero buffer, shaped as ``shapes`` (as xpnn.flat lays them out)."""
-    xp = backend.xp
-    flat = xp.zeros(sum(int(np.prod(s)) for s in shapes.values()), dtype=backend.dtype(dtype),
-                    device=backend.device)  # fmt: skip
-    views, start = {}, 0
-    for name, shape in shapes.items():
-        size = int(np.prod(shape))
-        views[name] = xp.reshape(flat[start : start + size], shape)
-        start += size
-    return flat, views
 
 
 def unbound_gradients(backend, to_np, x, dout, **geometry):

@@ -16,7 +16,7 @@ from guarantees_support import ROOT, assert_bitwise_equal, run_state
 
 import xpnn
 from xpnn import DeepConvNet, DivergenceError, MultiLayerNet, SimpleConvNet, Trainer
-from xpnn.conv import Pooling
+from xpnn.conv import Convolution, Pooling
 from xpnn.gradcheck import check_gradients
 from xpnn.layers import Dropout, Relu
 
@@ -224,6 +224,19 @@ def test_deep_convnet_gradient_matches_numerical_with_dropout_and_weight_decay(b
     report = check_gradients(lambda p: net.loss(x, t, train_flg=True), net.params,
                              net.gradient(x, t), h=1e-5, order=2)  # fmt: skip
     assert set(report) == set(net.params)
+    assert report.worst < TOL, report
+
+
+@pytest.mark.parametrize("check_point", [simple_check_point, deep_check_point],
+                         ids=["simple", "deep"])  # fmt: skip
+def test_gradients_by_shifted_rows_match_numerical(check_point, backend, to_np, monkeypatch):
+    # every stride-1 convolution by rows (NumPy's rule takes it only from 8 channels up)
+    monkeypatch.setattr(backend, "conv_by_rows", lambda w, _, s, pad: s == 1 and pad < w[2])
+    net, x, t = check_point(backend)
+    report = check_gradients(lambda p: net.loss(x, t, train_flg=True), net.params,
+                             net.gradient(x, t), h=1e-5, order=2)  # fmt: skip
+    assert all(layer.patches is None for layer in net.layers.values()
+               if isinstance(layer, Convolution))  # fmt: skip
     assert report.worst < TOL, report
 
 

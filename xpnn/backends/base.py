@@ -189,6 +189,15 @@ class Backend:
         out[...] = self.xp.sum(x, axis=axis)
 
     # -- the kernel seam (see the module docstring and xpnn.ops) ---------------------------
+    def conv_by_rows(
+        self, w_shape: tuple[int, ...], x_shape: tuple[int, ...], stride: int, pad: int
+    ) -> bool:
+        """Whether a convolution of an input ``x_shape`` (N, C, H, W) by filters ``w_shape``
+        (F, C, FH, FW) runs by shifted rows (:mod:`xpnn.ops.conv_rows`, stride 1 only)
+        rather than through the patch matrix. No, by default: one patch kernel and one
+        product are what a GPU library does best."""
+        return False
+
     def conv_patches(self, x: Any, fh: int, fw: int, stride: int, pad: int, out: Any = None) -> Any:
         """The patch matrix P (C·fh·fw, N·OH·OW) of x (N, C, H, W):
         :func:`xpnn.ops.conv.patches`."""
