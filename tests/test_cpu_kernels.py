@@ -123,14 +123,15 @@ def pool_both(kernels, x, dout, geometry):
     return results
 
 
+@pytest.mark.parametrize("hw", [(8, 7), (6, 6)], ids=["8x7", "6x6"])  # windows that tile or not
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("layout", LAYOUTS)
 @pytest.mark.parametrize("geometry", POOL_GEOMETRIES, ids=gid)
 def test_pooling_is_the_references_ties_nan_and_infinities_included(
-    geometry, layout, dtype, kernels
+    geometry, layout, dtype, hw, kernels
 ):
-    x = LAYOUTS[layout](special((3, 2, 8, 7), 3, dtype))
-    oh, ow = conv.output_hw(8, 7, *geometry[:2], *geometry[2:])
+    x = LAYOUTS[layout](special((3, 2, *hw), 3, dtype))
+    oh, ow = conv.output_hw(*hw, *geometry[:2], *geometry[2:])
     dout = np.random.default_rng(4).normal(size=(3, 2, oh, ow)).astype(dtype)
     (out, dx), (out_ref, dx_ref) = pool_both(kernels, x, dout, geometry)
     same_bits(out, out_ref)
