@@ -492,6 +492,24 @@ class Pooling(Layer):
         self.x = x
         return self.out
 
+    def backward_after(self, dout: Any, activation: Activation) -> Any:
+        """``activation.backward(self.backward(dout))``, for the activation whose output
+        this layer pooled, with the activation's derivative taken at the pooled size: each
+        window's gradient goes to an element equal to the window's maximum, ``out``, and an
+        activation's derivative is a function of its output, so ``dout · f'(out)`` pooled
+        back is the same array at 1/(PH·PW) of the work: for ReLU (a derivative of 0 or 1)
+        exactly, NaN included. For a sigmoid or tanh, overlapping windows add their terms
+        in another order (equal up to rounding), and where the activation's output is NaN
+        the unfolded pair gives ``0 · f'(NaN)`` = NaN, the fold 0: so
+        :func:`xpnn.layers.backward_plan` folds ReLU only."""
+        _check_dout("Pooling", dout, None if self.out is None else tuple(self.out.shape))
+        if activation.out is None or activation.out is not self.x:
+            raise ValueError(
+                "Pooling.backward_after: the activation's output is not this layer's last "
+                "input; call activation.backward(pooling.backward(dout)) instead"
+            )
+        return self.backward(self._ops(dout).act_backward(dout, self.out, activation.kind))
+
     def backward(self, dout: Any) -> Any:
         _check_dout("Pooling", dout, None if self.out is None else tuple(self.out.shape))
         return self._ops(dout).maxpool_backward(

@@ -56,6 +56,7 @@ __all__ = [
     "Sigmoid",
     "SoftmaxWithLoss",
     "Tanh",
+    "backward_plan",
     "fused_plan",
     "held_dropout_masks",
 ]
@@ -458,4 +459,27 @@ def fused_plan(layers: Sequence[Any]) -> list[tuple[Any, Activation | None]]:
         else:
             plan.append((layer, None))
             i += 1
+    return plan
+
+
+def backward_plan(layers: Sequence[Any]) -> list[tuple[Any, Activation | None]]:
+    """How a network's backward pass runs ``layers``, last first: each layer with the
+    activation before it folded in (a layer with ``backward_after`` — max pooling —
+    preceded by a ReLU) or ``None``; a folded activation is not listed on its own. Only
+    ReLU is folded: its fold gives the unfolded values in every case, NaN included (see
+    :meth:`xpnn.conv.Pooling.backward_after`)."""
+    plan: list[tuple[Any, Activation | None]] = []
+    i = len(layers) - 1
+    while i >= 0:
+        layer, before = layers[i], layers[i - 1] if i > 0 else None
+        if (
+            hasattr(layer, "backward_after")
+            and isinstance(before, Activation)
+            and before.kind == "relu"
+        ):
+            plan.append((layer, before))
+            i -= 2
+        else:
+            plan.append((layer, None))
+            i -= 1
     return plan

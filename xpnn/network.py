@@ -41,7 +41,14 @@ from ._validate import non_negative_real, positive_int
 from .backends import Backend, get_backend
 from .gradcheck import numerical_gradient as _numerical_gradient
 from .inputs import InputChecks
-from .layers import Dropout, Layer, SoftmaxWithLoss, fused_plan, held_dropout_masks
+from .layers import (
+    Dropout,
+    Layer,
+    SoftmaxWithLoss,
+    backward_plan,
+    fused_plan,
+    held_dropout_masks,
+)
 from .onnx_export import export_onnx
 from .parameters import ParameterStore
 from .params_io import load_params, save_params
@@ -140,6 +147,7 @@ class Network:
         self.inputs.array_type = type(next(iter(self.params.values())))
         self.last_layer.backend = self.backend
         self._plan = fused_plan(list(self.layers.values()))
+        self._backward_plan = backward_plan(list(self.layers.values()))
 
     def _build(self) -> None:
         """Create the layers and their parameters (subclasses), with :meth:`_add_layer`;
@@ -211,8 +219,8 @@ class Network:
                 x, t = self.inputs.check_batch(x, t)
             loss = self._loss(x, t, True, want_grad=True)
             dout = self.last_layer.backward(1.0)
-            for layer in reversed(self.layers.values()):
-                dout = layer.backward(dout)  # the first layer returns None: nothing follows
+            for layer, act in self._backward_plan:  # the first layer returns None
+                dout = layer.backward(dout) if act is None else layer.backward_after(dout, act)
             grads = self._store.grads()  # the views: valid until the next backward
             if self.weight_decay_lambda:
                 self._store.add_decay_grads(grads, self.weight_decay_lambda)
