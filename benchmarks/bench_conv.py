@@ -30,11 +30,15 @@ rotated each round; medians over rounds; the device synchronised before a clock 
                    ``CrossEntropyLoss``, autograd, ``torch.optim.Adam``; data on the device
                    once, ``randperm`` and an index per batch, losses read at the end
     floor          only the matrix products xpnn's layers make, in the backend's own library on
-                   arrays of the same shapes: per convolution the forward
-                   ``W (FN, C·FH·FW) @ P (C·FH·FW, N·OH·OW)``, ``dW = (P @ dYᵀ)ᵀ`` and (not for
-                   the first layer) the input gradient's product, ``W' (C, FN·FH·FW) @ P(dY)``
-                   where it is a convolution of dY, else ``Wᵀ @ dY`` (col2im's);
-                   per Affine layer ``X @ W``, ``Xᵀ @ dY``, ``dY @ Wᵀ``
+                   arrays of the same shapes (:func:`conv_products`): per convolution through
+                   the patch matrix the forward ``W (FN, C·FH·FW) @ P (C·FH·FW, N·OH·OW)``,
+                   ``dW = (P @ dYᵀ)ᵀ`` and (not for the first layer) the input gradient's
+                   product, ``W' (C, FN·FH·FW) @ P(dY)`` where it is a convolution of dY,
+                   else ``Wᵀ @ dY`` (col2im's); per convolution by shifted rows (where the
+                   backend's ``conv_by_rows`` says) ``Wrows (FH·FN, FW·C) @ Q (FW·C, Lq)``,
+                   FH products ``Q_i (FW·C, L) @ dYᵀ`` for dW and the input gradient's
+                   ``(FH·C, FW·FN) @ (FW·FN, Lq)``; per Affine layer ``X @ W``, ``Xᵀ @ dY``,
+                   ``dY @ Wᵀ``
     book           the book's own ``SimpleConvNet``/``DeepConvNet`` (``ch07/simple_convnet.py``,
                    ``ch08/deep_convnet.py`` of ``--book-dir``, with its ``common/``: im2col,
                    ``col2im``, argmax pooling) and its ``common.optimizer.Adam``, in a loop by
@@ -217,17 +221,19 @@ def torch_loop(case: Case, backend: xpnn.Backend, data: Data, torch: Any) -> mlp
     return epoch
 
 
-# -- the floor: the im2col formulation's matrix products -----------------------------------
+# -- the floor: the matrix products xpnn's convolutions make, by whichever path ------------
 def floor(case: Case, backend: xpnn.Backend, data: Data) -> mlp.Epoch:
     rng = backend.rng(1)
     convs, affines = case.layer_shapes()
     counts: dict[int, int] = {}
     for b in mlp.batch_sizes(int(data.x.shape[0]), case.batch):
         counts[b] = counts.get(b, 0) + 1
-    xp = backend.xp
     shapes = {}
     for b in counts:
-        conv_arrays = [_conv_floor_arrays(rng, b, conv) for conv in convs]
+        conv_arrays = [
+            [[(rng.normal(a), rng.normal(k)) for a, k in part] for part in parts]
+            for parts in (conv_products(backend, b, conv, i > 0) for i, conv in enumerate(convs))
+        ]
         affine_arrays = [
             (rng.normal((b, n_in)), rng.normal((n_in, n_out)), rng.normal((b, n_out)))
             for n_in, n_out in affines
@@ -238,43 +244,62 @@ def floor(case: Case, backend: xpnn.Backend, data: Data) -> mlp.Epoch:
         for b, count in counts.items():
             conv_arrays, affine_arrays = shapes[b]
             for _ in range(count):
-                for W, P, _dY, _dx in conv_arrays:
-                    W @ P
+                for forward, _backward in conv_arrays:
+                    for A, B in forward:
+                        A @ B
                 for X, W, _dY in affine_arrays:
                     X @ W
                 for X, W, dY in reversed(affine_arrays):
                     X.T @ dY
                     dY @ W.T
-                for i in range(len(conv_arrays) - 1, -1, -1):
-                    W, P, dY, dx = conv_arrays[i]
-                    P @ xp.matrix_transpose(dY)
-                    if i:
-                        dx[0] @ dx[1]
+                for _forward, backward in reversed(conv_arrays):
+                    for A, B in backward:
+                        A @ B
         backend.synchronize()
 
     return epoch
 
 
-def _conv_floor_arrays(rng: Any, b: int, conv: tuple[int, ...]) -> tuple[Any, ...]:
-    """W, P, dY and the input gradient's two factors, as Convolution.backward forms them."""
+Shape = tuple[int, int]
+
+
+def conv_products(
+    backend: xpnn.Backend, b: int, conv: tuple[int, ...], input_grad: bool
+) -> tuple[list[tuple[Shape, Shape]], list[tuple[Shape, Shape]]]:
+    """The (A, B) shapes of the products A @ B of one convolution's forward and backward,
+    as :class:`xpnn.conv.Convolution` forms them on ``backend`` for a batch of ``b``: by
+    shifted rows (:mod:`xpnn.ops.conv_rows`) or through the patch matrix."""
     c, h, w, fn, f, pad, oh, ow = conv
+    if backend.conv_by_rows((fn, c, f, f), (b, c, h, w), 1, pad):
+        hs, ws = h + pad, w + pad
+        length = b * hs * ws
+        lq = length + (f - 1) * ws
+        forward = [((f * fn, f * c), (f * c, lq))]  # Wrows @ Q
+        backward = [((f * c, length), (length, fn))] * f  # dW: one per filter row
+        if input_grad:  # the same convolution of dout, flipped filters
+            backward.append(((f * c, f * fn), (f * fn, lq)))
+        return forward, backward
     k, p = c * f * f, b * oh * ow
-    W, P, dY = rng.normal((fn, k)), rng.normal((k, p)), rng.normal((fn, p))
-    if dx_as_convolution((fn, c, f, f), (b, c, h, w), 1, pad):
-        dx = (rng.normal((c, fn * f * f)), rng.normal((fn * f * f, b * h * w)))
-    else:
-        dx = (rng.normal((k, fn)), dY)
-    return W, P, dY, dx
+    forward = [((fn, k), (k, p))]  # W @ P
+    backward = [((k, p), (p, fn))]  # dW = (P @ dYᵀ)ᵀ
+    if input_grad and dx_as_convolution((fn, c, f, f), (b, c, h, w), 1, pad):
+        backward.append(((c, fn * f * f), (fn * f * f, b * h * w)))
+    elif input_grad:
+        backward.append(((k, fn), (fn, p)))  # Wᵀ @ dY, then col2im
+    return forward, backward
 
 
-def floor_flops(case: Case, n: int) -> float:
-    """Multiply-adds of the floor's products over an epoch of ``n`` samples."""
+def floor_flops(case: Case, n: int, backend: xpnn.Backend) -> float:
+    """Multiply-adds of the floor's products over an epoch of ``n`` samples (batches of
+    ``case.batch``; a last, smaller batch counted at that size)."""
     convs, affines = case.layer_shapes()
-    total = 0
-    for i, (c, _, _, fn, f, _, oh, ow) in enumerate(convs):
-        total += (3 if i else 2) * fn * c * f * f * oh * ow
-    total += sum(3 * a * b for a, b in affines)
-    return float(n * total)
+    total = 0.0
+    for b in mlp.batch_sizes(n, case.batch):
+        for i, conv in enumerate(convs):
+            for part in conv_products(backend, b, conv, i > 0):
+                total += sum(a[0] * a[1] * k[1] for a, k in part)
+        total += b * sum(3 * a * o for a, o in affines)
+    return total
 
 
 # -- the book's own code -------------------------------------------------------------------
@@ -389,7 +414,7 @@ def print_table(cases: list[Case], variants: list[str], times: dict[tuple[str, s
                     line += f" {100 * (1 - floor_s / s):8.0f}%"
                 print(line.rstrip())
         print()
-    gflop = ", ".join(f"{c.name} {2 * floor_flops(c, n) / 1e9:.0f}" for c in cases)
+    gflop = ", ".join(f"{c.name} {2 * floor_flops(c, n, backend) / 1e9:.0f}" for c in cases)
     print(f"img/s and ratios from the {stat}; /torch: seconds over torch eager's; "
           f"/floor: over the floor's; outside @: 1 - floor / epoch.")  # fmt: skip
     print(f"floor: xpnn's matrix products alone, GFLOP per epoch: {gflop}.")

@@ -6,8 +6,10 @@ network (same seed) takes ``steps`` training steps (``net.gradient`` + ``Adam.up
 one batch of real images; the rounds interleave the backends and thread counts. Each
 layer's ``forward``/``forward_with`` and ``backward`` is timed (wall clock), and inside it
 the time spent in the backend's kernel-seam operations (patches, col2im, pooling, bias +
-activation, activation backward, softmax, dropout): everything else a layer does is its
-matrix products (and a few reshapes). The Adam update is its own row (a seam operation,
+activation, activation backward, softmax, dropout) and in the shifted-rows convolution's
+copies and additions (:data:`ROW_COPIES`): everything else a layer does is its matrix
+products (and a few reshapes). A pooling's ``backward_after`` (the ReLU before it folded
+in) is its backward row. The Adam update is its own row (a seam operation,
 elementwise). "Outside matmuls" is the seam operations' share of the step.
 """
 
@@ -22,6 +24,11 @@ from typing import Any
 
 import xpnn
 from xpnn.backends import SEAM
+from xpnn.ops import conv_rows
+
+#: The functions of the shifted-rows convolution (:mod:`xpnn.ops.conv_rows`) that copy or
+#: add arrays, timed with the kernel-seam operations: the rest of that path is its products.
+ROW_COPIES = ("layout", "shifts", "combine")
 
 Times = dict[str, list[float]]  # "Conv1 fwd", "Conv1 fwd kernels", ..., "step" -> seconds
 
@@ -32,6 +39,7 @@ def instrumented(net: Any, backend: xpnn.Backend, times: defaultdict) -> Iterato
     operations inside them, while the block runs; everything is put back after."""
     current = ["update"]
     seam_originals = {name: getattr(backend, name) for name in SEAM}
+    row_originals = {name: getattr(conv_rows, name) for name in ROW_COPIES}
 
     def seam(name: str, f: Callable[..., Any]) -> Callable[..., Any]:
         def timed(*args: Any, **kwargs: Any) -> Any:
@@ -45,6 +53,8 @@ def instrumented(net: Any, backend: xpnn.Backend, times: defaultdict) -> Iterato
 
     def layer(label: str, f: Callable[..., Any]) -> Callable[..., Any]:
         def timed(*args: Any, **kwargs: Any) -> Any:
+            if current[0] != "update":  # inside a pass already (backward_after's backward)
+                return f(*args, **kwargs)
             current[0] = label
             t0 = time.perf_counter()
             try:
@@ -57,9 +67,13 @@ def instrumented(net: Any, backend: xpnn.Backend, times: defaultdict) -> Iterato
 
     for name, f in seam_originals.items():
         setattr(backend, name, seam(name, f))
+    for name in ROW_COPIES:  # the row path's copies and additions: outside matmuls too
+        setattr(conv_rows, name, seam(name, getattr(conv_rows, name)))
     wrapped = []
     for lname, obj in net.layers.items():
-        for meth, tag in (("forward", "fwd"), ("forward_with", "fwd"), ("backward", "bwd")):
+        passes = (("forward", "fwd"), ("forward_with", "fwd"), ("backward", "bwd"),
+                  ("backward_after", "bwd"))  # fmt: skip
+        for meth, tag in passes:
             if hasattr(obj, meth):
                 setattr(obj, meth, layer(f"{lname} {tag}", getattr(obj, meth)))
                 wrapped.append((obj, meth))
@@ -68,6 +82,8 @@ def instrumented(net: Any, backend: xpnn.Backend, times: defaultdict) -> Iterato
     finally:
         for name in seam_originals:
             delattr(backend, name)  # the class's own method again
+        for name, f in row_originals.items():
+            setattr(conv_rows, name, f)
         for obj, meth in wrapped:
             delattr(obj, meth)
 
