@@ -358,3 +358,24 @@ def test_load_state_dict_refuses_missing_and_unexpected_keys(backend):
 def test_repr_names_the_architecture(backend):
     net = small_net(backend, use_batchnorm=True, use_dropout=True, dropout_ratio=0.2)
     assert repr(net).startswith("MultiLayerNet(5-6-5-3, relu, batchnorm, dropout=0.2, float64")
+
+
+def test_a_layer_swapped_into_net_layers_runs_forward_and_backward():
+    # the book's scripts replace layers in place (overfit_dropout swaps in its own Dropout)
+    net = xpnn.MultiLayerNet(4, [5], 3, seed=0, dtype="float64", use_dropout=True)
+    calls = []
+
+    class Recording(xpnn.Dropout):
+        def forward(self, x, train_flg=False):
+            calls.append("forward")
+            return super().forward(x, train_flg)
+
+        def backward(self, dout):
+            calls.append("backward")
+            return super().backward(dout)
+
+    name = next(k for k, v in net.layers.items() if isinstance(v, xpnn.Dropout))
+    net.layers[name] = Recording(0.5)
+    x = np.random.default_rng(0).normal(size=(2, 4))
+    net.gradient(x, np.array([0, 2]))
+    assert calls == ["forward", "backward"]
