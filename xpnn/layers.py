@@ -52,6 +52,7 @@ __all__ = [
     "Dropout",
     "Layer",
     "Param",
+    "Plans",
     "Relu",
     "Sigmoid",
     "SoftmaxWithLoss",
@@ -483,3 +484,21 @@ def backward_plan(layers: Sequence[Any]) -> list[tuple[Any, Activation | None]]:
             plan.append((layer, None))
             i -= 1
     return plan
+
+
+class Plans:
+    """A network's forward (:func:`fused_plan`) and backward (:func:`backward_plan`) plans,
+    built again whenever its layers are no longer the same objects (the book's scripts swap
+    layers into ``net.layers``)."""
+
+    def __init__(self) -> None:
+        self._key: tuple[int, ...] | None = None
+        self._plans: tuple[list[Any], list[Any]] = ([], [])
+
+    def of(self, layers: Mapping[str, Any]) -> tuple[list[Any], list[Any]]:
+        """``(forward plan, backward plan)`` of ``layers`` (name → layer, in order)."""
+        key = tuple(map(id, layers.values()))
+        if key != self._key:
+            listed = list(layers.values())
+            self._plans, self._key = (fused_plan(listed), backward_plan(listed)), key
+        return self._plans

@@ -41,14 +41,7 @@ from ._validate import non_negative_real, positive_int
 from .backends import Backend, get_backend
 from .gradcheck import numerical_gradient as _numerical_gradient
 from .inputs import InputChecks
-from .layers import (
-    Dropout,
-    Layer,
-    SoftmaxWithLoss,
-    backward_plan,
-    fused_plan,
-    held_dropout_masks,
-)
+from .layers import Dropout, Layer, Plans, SoftmaxWithLoss, held_dropout_masks
 from .onnx_export import export_onnx
 from .parameters import ParameterStore
 from .params_io import load_params, save_params
@@ -146,18 +139,7 @@ class Network:
         self.params = self._store.params
         self.inputs.array_type = type(next(iter(self.params.values())))
         self.last_layer.backend = self.backend
-        self._plans_of: tuple[int, ...] = ()
-        self._plans()
-
-    def _plans(self) -> tuple[list[Any], list[Any]]:
-        """The forward and backward plans of the current ``self.layers``: built again when
-        a layer was replaced, added or removed (the book's scripts swap layers in)."""
-        key = tuple(map(id, self.layers.values()))
-        if key != self._plans_of:
-            layers = list(self.layers.values())
-            self._plan, self._backward_plan = fused_plan(layers), backward_plan(layers)
-            self._plans_of = key
-        return self._plan, self._backward_plan
+        self._plans = Plans()  # built again when a layer in self.layers is replaced
 
     def _build(self) -> None:
         """Create the layers and their parameters (subclasses), with :meth:`_add_layer`;
@@ -186,7 +168,7 @@ class Network:
 
     # -- forward and backward ------------------------------------------------------------
     def _predict(self, x: Any, train_flg: bool) -> Any:
-        for layer, act in self._plans()[0]:
+        for layer, act in self._plans.of(self.layers)[0]:
             x = layer.forward(x, train_flg) if act is None else layer.forward_with(x, act)
         return x
 
@@ -229,7 +211,7 @@ class Network:
                 x, t = self.inputs.check_batch(x, t)
             loss = self._loss(x, t, True, want_grad=True)
             dout = self.last_layer.backward(1.0)
-            for layer, act in self._plans()[1]:  # the first layer returns None
+            for layer, act in self._plans.of(self.layers)[1]:  # the first layer returns None
                 dout = layer.backward(dout) if act is None else layer.backward_after(dout, act)
             grads = self._store.grads()  # the views: valid until the next backward
             if self.weight_decay_lambda:
