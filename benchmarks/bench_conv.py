@@ -79,6 +79,7 @@ import numpy as np
 
 import xpnn
 from xpnn.conv import dx_as_convolution
+from xpnn.ops.conv_rows import RowGeometry
 
 BATCH = 100
 LR = 1e-3
@@ -271,9 +272,8 @@ def conv_products(
     shifted rows (:mod:`xpnn.ops.conv_rows`) or through the patch matrix."""
     c, h, w, fn, f, pad, oh, ow = conv
     if backend.conv_by_rows((fn, c, f, f), (b, c, h, w), 1, pad):
-        hs, ws = h + pad, w + pad
-        length = b * hs * ws
-        lq = length + (f - 1) * ws
+        g = RowGeometry(b, h, w, f, f, pad, pad)
+        length, lq = g.length, g.q_length
         forward = [((f * fn, f * c), (f * c, lq))]  # Wrows @ Q
         backward = [((f * c, length), (length, fn))] * f  # dW: one per filter row
         if input_grad:  # the same convolution of dout, flipped filters

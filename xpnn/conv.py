@@ -92,6 +92,7 @@ from ._validate import count
 from .conv_rows import RowShift
 from .layers import Activation, Layer, Param
 from .ops.conv import output_hw, pad_image, patches_adjoint
+from .ops.conv_rows import flipped
 
 __all__ = [
     "Convolution",
@@ -408,8 +409,7 @@ class Convolution(Layer):
         (FN·FH·FW, N·H·W) and one matmul, giving (C, N·H·W), channel-major."""
         fn, c, fh, fw = self.W.shape
         n, _, h, w = self.x.shape
-        flipped = xp.permute_dims(xp.flip(self.W, axis=(2, 3)), (1, 0, 2, 3))
-        w_flip = xp.reshape(flipped, (c, fn * fh * fw))
+        w_flip = xp.reshape(flipped(self.W), (c, fn * fh * fw))
         ops = self._ops(dout)
         if self._into is None:
             dpatches = ops.conv_patches(dout, fh, fw, 1, fh - 1 - self.pad)
@@ -508,10 +508,14 @@ class Pooling(Layer):
                 "Pooling.backward_after: the activation's output is not this layer's last "
                 "input; call activation.backward(pooling.backward(dout)) instead"
             )
-        return self.backward(self._ops(dout).act_backward(dout, self.out, activation.kind))
+        return self._pooled_back(self._ops(dout).act_backward(dout, self.out, activation.kind))
 
     def backward(self, dout: Any) -> Any:
         _check_dout("Pooling", dout, None if self.out is None else tuple(self.out.shape))
+        return self._pooled_back(dout)
+
+    def _pooled_back(self, dout: Any) -> Any:
+        """dx of a checked dout: each window's gradient to its first maximum."""
         return self._ops(dout).maxpool_backward(
             dout, self.out, self._ctx, tuple(self.x.shape), self.pool_h, self.pool_w,
             self.stride, self.pad,
