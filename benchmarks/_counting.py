@@ -406,6 +406,12 @@ class CountingBackend(Backend):
         with self.paused():
             return getattr(Backend, name)(self, *args, **kwargs)
 
+    def conv_pool_kernel(self) -> None:
+        """None: the layers' operations are counted. CuPy runs them (it has no block
+        kernel), and the count of NumPy's steps is that of its seam operations, as for
+        its shifted-rows convolution (``conv_by_rows`` is the default's here too)."""
+        return None
+
     @property
     def is_cpu(self) -> bool:
         return self.inner.is_cpu if self.model is None else False

@@ -37,8 +37,10 @@ rotated each round; medians over rounds; the device synchronised before a clock 
                    else ``Wᵀ @ dY`` (col2im's); per convolution by shifted rows (where the
                    backend's ``conv_by_rows`` says) ``Wrows (FH·FN, FW·C) @ Q (FW·C, Lq)``,
                    FH products ``Q_i (FW·C, L) @ dYᵀ`` for dW and the input gradient's
-                   ``(FH·C, FW·FN) @ (FW·FN, Lq)``; per Affine layer ``X @ W``, ``Xᵀ @ dY``,
-                   ``dY @ Wᵀ``
+                   ``(FH·C, FW·FN) @ (FW·FN, Lq)``; for a first convolution with its ReLU
+                   and pooling run as one block (:mod:`xpnn.conv_pool`, where the backend
+                   has the kernel) ``[W | b] (FN, C·FH·FW + 1) @ P`` and ``dY @ Pᵀ``; per
+                   Affine layer ``X @ W``, ``Xᵀ @ dY``, ``dY @ Wᵀ``
     book           the book's own ``SimpleConvNet``/``DeepConvNet`` (``ch07/simple_convnet.py``,
                    ``ch08/deep_convnet.py`` of ``--book-dir``, with its ``common/``: im2col,
                    ``col2im``, argmax pooling) and its ``common.optimizer.Adam``, in a loop by
@@ -233,7 +235,10 @@ def floor(case: Case, backend: xpnn.Backend, data: Data) -> mlp.Epoch:
     for b in counts:
         conv_arrays = [
             [[(rng.normal(a), rng.normal(k)) for a, k in part] for part in parts]
-            for parts in (conv_products(backend, b, conv, i > 0) for i, conv in enumerate(convs))
+            for parts in (
+                conv_products(backend, b, conv, i > 0, i + 1 in case.pool_after)
+                for i, conv in enumerate(convs)
+            )
         ]
         affine_arrays = [
             (rng.normal((b, n_in)), rng.normal((n_in, n_out)), rng.normal((b, n_out)))
@@ -265,12 +270,18 @@ Shape = tuple[int, int]
 
 
 def conv_products(
-    backend: xpnn.Backend, b: int, conv: tuple[int, ...], input_grad: bool
+    backend: xpnn.Backend, b: int, conv: tuple[int, ...], input_grad: bool, pooled: bool = False
 ) -> tuple[list[tuple[Shape, Shape]], list[tuple[Shape, Shape]]]:
     """The (A, B) shapes of the products A @ B of one convolution's forward and backward,
     as :class:`xpnn.conv.Convolution` forms them on ``backend`` for a batch of ``b``: by
-    shifted rows (:mod:`xpnn.ops.conv_rows`) or through the patch matrix."""
+    shifted rows (:mod:`xpnn.ops.conv_rows`) or through the patch matrix; or, for a first
+    convolution with a ReLU and a 2x2 pooling after it (``pooled``) where the backend has a
+    kernel for the three (:mod:`xpnn.conv_pool`), through its pool-ordered patches, which
+    carry a row of ones for the bias."""
     c, h, w, fn, f, pad, oh, ow = conv
+    if pooled and not input_grad and backend.conv_pool_kernel() is not None:
+        k, p = c * f * f + 1, b * (oh // 2 * 2) * (ow // 2 * 2)
+        return [((fn, k), (k, p))], [((fn, p), (p, k))]  # [W | b] @ P, dY @ Pᵀ
     if backend.conv_by_rows((fn, c, f, f), (b, c, h, w), 1, pad):
         g = RowGeometry(b, h, w, f, f, pad, pad)
         length, lq = g.length, g.q_length
@@ -296,7 +307,7 @@ def floor_flops(case: Case, n: int, backend: xpnn.Backend) -> float:
     total = 0.0
     for b in mlp.batch_sizes(n, case.batch):
         for i, conv in enumerate(convs):
-            for part in conv_products(backend, b, conv, i > 0):
+            for part in conv_products(backend, b, conv, i > 0, i + 1 in case.pool_after):
                 total += sum(a[0] * a[1] * k[1] for a, k in part)
         total += b * sum(3 * a * o for a, o in affines)
     return total

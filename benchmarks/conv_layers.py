@@ -23,12 +23,17 @@ from contextlib import contextmanager
 from typing import Any
 
 import xpnn
-from xpnn.backends import SEAM
+from xpnn.backends import SEAM, numpy_conv_pool
+from xpnn.conv_pool import ConvReluPool
 from xpnn.ops import conv_rows
 
 #: The functions of the shifted-rows convolution (:mod:`xpnn.ops.conv_rows`) that copy or
 #: add arrays, timed with the kernel-seam operations: the rest of that path is its products.
 ROW_COPIES = ("layout", "shifts", "combine")
+
+#: The elementwise parts of NumPy's conv + ReLU + pooling kernel
+#: (:mod:`xpnn.backends.numpy_conv_pool`), timed with the seam operations likewise.
+BLOCK_PARTS = ("pool_patches", "pool_max_relu", "window_grads")
 
 Times = dict[str, list[float]]  # "Conv1 fwd", "Conv1 fwd kernels", ..., "step" -> seconds
 
@@ -69,6 +74,26 @@ def instrumented(net: Any, backend: xpnn.Backend, times: defaultdict) -> Iterato
         setattr(backend, name, seam(name, f))
     for name in ROW_COPIES:  # the row path's copies and additions: outside matmuls too
         setattr(conv_rows, name, seam(name, getattr(conv_rows, name)))
+    block_originals = {name: getattr(numpy_conv_pool, name) for name in BLOCK_PARTS}
+    for name, f in block_originals.items():
+        setattr(numpy_conv_pool, name, seam(name, f))
+    names = {id(obj): lname for lname, obj in net.layers.items()}
+
+    block_passes = {meth: getattr(ConvReluPool, meth) for meth in ("forward", "backward")}
+
+    def block(meth: str, tag: str) -> Callable[..., Any]:
+        """A block's pass, one row named after its layers ("Conv1+Relu1+Pool1 fwd")."""
+        original = block_passes[meth]
+
+        def timed(self: ConvReluPool, *args: Any, **kwargs: Any) -> Any:
+            parts = (self.conv, self.relu, self.pool)
+            label = "+".join(names.get(id(p), "?") for p in parts) + f" {tag}"
+            return layer(label, original)(self, *args, **kwargs)
+
+        return timed
+
+    for meth, tag in (("forward", "fwd"), ("backward", "bwd")):
+        setattr(ConvReluPool, meth, block(meth, tag))
     wrapped = []
     for lname, obj in net.layers.items():
         passes = (("forward", "fwd"), ("forward_with", "fwd"), ("backward", "bwd"),
@@ -84,6 +109,10 @@ def instrumented(net: Any, backend: xpnn.Backend, times: defaultdict) -> Iterato
             delattr(backend, name)  # the class's own method again
         for name, f in row_originals.items():
             setattr(conv_rows, name, f)
+        for name, f in block_originals.items():
+            setattr(numpy_conv_pool, name, f)
+        for meth, f in block_passes.items():
+            setattr(ConvReluPool, meth, f)
         for obj, meth in wrapped:
             delattr(obj, meth)
 
@@ -116,15 +145,16 @@ def print_layers(title: str, columns: dict[str, list[dict[str, float]]]) -> None
     rows = [k for k in first if not k.endswith(" kernels") and k not in ("step", "update")]
     rows.append("update")
     width = max(len(c) for c in columns) + 12
-    print(f"\n{title}\n{'layer pass':<14}" + "".join(f"{c + ' ms (kern)':>{width}}" for c in med))
+    w0 = max(14, *(len(row) + 1 for row in rows))
+    print(f"\n{title}\n{'layer pass':<{w0}}" + "".join(f"{c + ' ms (kern)':>{width}}" for c in med))
     for row in rows:
         cells = [f"{m.get(row, 0) * 1e3:.2f} ({m.get(row + ' kernels', 0) * 1e3:.2f})"
                  for m in med.values()]  # fmt: skip
-        print(f"{row:<14}" + "".join(f"{c:>{width}}" for c in cells))
+        print(f"{row:<{w0}}" + "".join(f"{c:>{width}}" for c in cells))
     steps = [f"{m['step'] * 1e3:.1f}" for m in med.values()]
-    print(f"{'step':<14}" + "".join(f"{c:>{width}}" for c in steps))
+    print(f"{'step':<{w0}}" + "".join(f"{c:>{width}}" for c in steps))
     shares = [f"{100 * _outside(m):.0f} %" for m in med.values()]
-    print(f"{'outside @':<14}" + "".join(f"{c:>{width}}" for c in shares))
+    print(f"{'outside @':<{w0}}" + "".join(f"{c:>{width}}" for c in shares))
 
 
 def _medians(rounds: list[dict[str, float]]) -> dict[str, float]:

@@ -326,15 +326,22 @@ class Convolution(Layer):
         out = activation.out = self._forward(x, activation.kind)
         return out
 
-    def _forward(self, x: Any, act: str) -> Any:
+    def output_hw(self, x: Any) -> tuple[int, int]:
+        """(OH, OW) of this layer's output for the input x (N, C, H, W); raises
+        ``ValueError`` or ``TypeError`` naming what is wrong with x (not 4-D, not floating
+        point, another channel count than W's, smaller than the filter)."""
         _check_input("Convolution", x)
-        fn, c, fh, fw = self.W.shape
+        _, c, fh, fw = self.W.shape
         if x.shape[1] != c:
             raise ValueError(
                 f"Convolution: the input has {x.shape[1]} channels, W of shape "
                 f"{tuple(self.W.shape)} expects C = {c}"
             )
-        oh, ow = _output_hw("Convolution", x, fh, fw, self.stride, self.pad)
+        return _output_hw("Convolution", x, fh, fw, self.stride, self.pad)
+
+    def _forward(self, x: Any, act: str) -> Any:
+        oh, ow = self.output_hw(x)
+        fn, c, fh, fw = self.W.shape
         xp, ops = namespace_of(x), self._ops(x)
         n = x.shape[0]
         self.x = x
@@ -368,6 +375,27 @@ class Convolution(Layer):
         if dx_as_convolution(tuple(self.W.shape), tuple(self.x.shape), self.stride, self.pad):
             return self._dx_by_convolution(xp, dout)
         return self._dx_by_col2im(xp, d)
+
+    def forget(self, x: Any) -> None:
+        """Keep only the input x of a pass that ran this layer's work elsewhere (in a
+        :class:`xpnn.conv_pool.ConvReluPool`): ``backward`` then raises instead of using an
+        earlier pass's state."""
+        self.x, self.patches, self._out_shape, self._by_rows = x, None, None, False
+
+    def set_grads(self, dW: Any, db: Any) -> None:
+        """Take dW (FN, C·FH·FW) and db (FN,), computed elsewhere, as this layer's gradients:
+        written into the bound arrays (a network's flat buffer), else kept as new arrays."""
+        xp = namespace_of(dW)
+        shape = tuple(self.W.shape)
+        if self._into is None:
+            self.dW = xp.reshape(xp.asarray(dW, copy=True), shape)
+            self.db = xp.asarray(db, copy=True)
+            return
+        if self._dW_matrix is not None:
+            self._dW_matrix[...] = dW
+        else:
+            self.dW[...] = xp.reshape(dW, shape)
+        self.db[...] = db
 
     def _backward_by_rows(self, xp: Any, dout: Any) -> Any:
         """db, dW and dx by shifted rows (:mod:`xpnn.conv_rows`): dout written once into
@@ -491,6 +519,18 @@ class Pooling(Layer):
         )
         self.x = x
         return self.out
+
+    def side_by_side(self) -> bool:
+        """Whether this layer's windows lie side by side, without padding (stride = pool
+        size, pad 0): each input element in one window at most (the rows and columns past
+        the last window in none)."""
+        return self.stride == self.pool_h == self.pool_w and self.pad == 0
+
+    def forget(self) -> None:
+        """Drop the last pass's state, for a pass that ran this layer's work elsewhere (in
+        a :class:`xpnn.conv_pool.ConvReluPool`): ``backward`` then raises instead of using
+        an earlier pass's."""
+        self.x = self.out = self._ctx = None
 
     def backward_after(self, dout: Any, activation: Activation) -> Any:
         """``activation.backward(self.backward(dout))``, for the activation whose output

@@ -489,9 +489,12 @@ def backward_plan(layers: Sequence[Any]) -> list[tuple[Any, Activation | None]]:
 class Plans:
     """A network's forward (:func:`fused_plan`) and backward (:func:`backward_plan`) plans,
     built again whenever its layers are no longer the same objects (the book's scripts swap
-    layers into ``net.layers``)."""
+    layers into ``net.layers``). ``group``, where given, first replaces runs of layers by
+    blocks that run them together (:func:`xpnn.conv_pool.blocks`); both plans then hold the
+    same block objects."""
 
-    def __init__(self) -> None:
+    def __init__(self, group: Callable[[list[Any]], list[Any]] | None = None) -> None:
+        self._group = group
         self._key: tuple[int, ...] | None = None
         self._plans: tuple[list[Any], list[Any]] = ([], [])
 
@@ -500,5 +503,7 @@ class Plans:
         key = tuple(map(id, layers.values()))
         if key != self._key:
             listed = list(layers.values())
+            if self._group is not None:
+                listed = self._group(listed)
             self._plans, self._key = (fused_plan(listed), backward_plan(listed)), key
         return self._plans

@@ -39,6 +39,7 @@ from typing import Any
 
 from ._validate import non_negative_real, positive_int
 from .backends import Backend, get_backend
+from .conv_pool import blocks as conv_pool_blocks
 from .gradcheck import numerical_gradient as _numerical_gradient
 from .inputs import InputChecks
 from .layers import Dropout, Layer, Plans, SoftmaxWithLoss, held_dropout_masks
@@ -139,7 +140,9 @@ class Network:
         self.params = self._store.params
         self.inputs.array_type = type(next(iter(self.params.values())))
         self.last_layer.backend = self.backend
-        self._plans = Plans()  # built again when a layer in self.layers is replaced
+        # built again when a layer in self.layers is replaced; the first conv + ReLU +
+        # pooling run as one block where the backend has a kernel for it
+        self._plans = Plans(conv_pool_blocks)
 
     def _build(self) -> None:
         """Create the layers and their parameters (subclasses), with :meth:`_add_layer`;

@@ -26,7 +26,7 @@ from typing import Any, ClassVar
 import numpy as np
 from array_api_compat import is_numpy_array
 
-from ..ops import activation, batchnorm, conv, dropout, pool, softmax
+from ..ops import activation, batchnorm, conv, conv_pool, dropout, pool, softmax
 
 __all__ = [
     "SEAM",
@@ -197,6 +197,13 @@ class Backend:
         rather than through the patch matrix. No, by default: one patch kernel and one
         product are what a GPU library does best."""
         return False
+
+    def conv_pool_kernel(self) -> Any:
+        """A new kernel that runs a convolution, the ReLU after it and a max pooling whose
+        windows lie side by side as one block (:class:`xpnn.conv_pool.ConvReluPool` says
+        when), or ``None``: the block runs its three layers. By default the portable
+        reference, :class:`xpnn.ops.conv_pool.PoolOrderedConv`."""
+        return conv_pool.PoolOrderedConv()
 
     def conv_patches(self, x: Any, fh: int, fw: int, stride: int, pad: int, out: Any = None) -> Any:
         """The patch matrix P (C·fh·fw, N·OH·OW) of x (N, C, H, W):

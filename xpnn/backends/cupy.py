@@ -137,6 +137,11 @@ class CupyKernels(Backend):
             kernel = _KERNEL_OBJECTS[key] = build_kernel(self._lib, name)
         return kernel
 
+    def conv_pool_kernel(self) -> None:
+        """None: the patch kernel, one cuBLAS product and the pooling kernel run the
+        layers in few launches; the portable block would add launches, not remove them."""
+        return None
+
     def conv_patches(self, x: Any, fh: int, fw: int, stride: int, pad: int, out: Any = None) -> Any:
         if not self.use_fused_kernels:
             return super().conv_patches(x, fh, fw, stride, pad, out)

@@ -60,6 +60,7 @@ from ..ops.pool import maxpool_forward as _maxpool_reference
 from ..random import Generator, shape_of
 from .base import Backend, DeviceBackendError
 from .host_memory import keep_freed_memory
+from .numpy_conv_pool import PoolOrderedConv
 from .threads import run_parts, splits
 
 __all__ = [
@@ -135,6 +136,9 @@ class NumpyBackend(Backend):
         self, w_shape: tuple[int, ...], x_shape: tuple[int, ...], stride: int, pad: int
     ) -> bool:
         return rows_pay(w_shape, x_shape, stride, pad)
+
+    def conv_pool_kernel(self) -> PoolOrderedConv:
+        return PoolOrderedConv()
 
     def conv_patches(self, x: Any, fh: int, fw: int, stride: int, pad: int, out: Any = None) -> Any:
         return patches(x, fh, fw, stride, pad, out)

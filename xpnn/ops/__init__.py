@@ -17,6 +17,8 @@ module                 operations                                    used by
 :mod:`.softmax`        ``softmax_xent``, ``softmax_xent_backward``   SoftmaxWithLoss
 :mod:`.batchnorm`      ``batchnorm_forward``, ``batchnorm_backward``  BatchNormalization
 :mod:`.dropout`        ``dropout_forward``                           Dropout
+:mod:`.conv_pool`      ``PoolOrderedConv``: a first convolution, its  ConvReluPool
+                       ReLU and a side-by-side pooling as one block
 =====================  ============================================  ==========================
 
 The optimizer rules are the seam's last operation; their portable formulas live with the
