@@ -1,8 +1,8 @@
 """The first convolution, its ReLU and a side-by-side max pooling as one block
 (xpnn.conv_pool): the kernel's values are the three layers' up to rounding (ties, NaN,
-odd sizes, strides, padding, several channels), it runs only where it applies and the
-layers run otherwise, with the same values to the bit; a network plans the block and its
-gradients stay correct."""
+odd sizes, strides, padding, several channels) on every backend, NumPy's kernel gives the
+portable reference's bits, it runs only where it applies and the layers run otherwise, to
+the bit; a network plans the block and its gradients stay correct."""
 
 from __future__ import annotations
 
@@ -135,15 +135,21 @@ def test_where_the_kernel_does_not_apply_the_layers_run_to_the_bit(change):
             np.testing.assert_array_equal(g, r)
 
 
-def test_other_backends_run_the_layers(backend, to_np):
+def test_every_backend_gives_the_layers_values(backend, to_np):
+    """NumPy's kernel, and the portable reference on the others (array_api_strict, its
+    second device, torch): forward and backward as the layers on NumPy."""
     w, b = host(1, 3, 1, 3, 3), host(2, 3)
     x = host(0, 2, 1, 8, 8)
-    block = ConvReluPool(*trio(backend.asarray(w), backend.asarray(b)))
+    x[:, :, :3] = 0.0
+    layers = trio(backend.asarray(w), backend.asarray(b))
+    block = ConvReluPool(*layers)
     out = block.forward(backend.asarray(x))
     assert block.fused == (backend.conv_pool_kernel() is not None)
-    conv, relu, pool = trio(w, b)
-    want = pool.forward(conv.forward_with(x, relu))
-    np.testing.assert_allclose(to_np(out), want, rtol=1e-6, atol=1e-6)
+    dout = host(3, *out.shape)
+    assert block.backward(backend.asarray(dout)) is None
+    want = run_layers(trio(w, b), x, dout)
+    for got, ref in zip((out, layers[0].dW, layers[0].db), want[:3], strict=True):
+        np.testing.assert_allclose(to_np(got), ref, rtol=1e-6, atol=1e-6)
 
 
 def test_after_a_fused_pass_the_layers_own_backward_raises_and_a_bad_dout_is_named():
@@ -160,6 +166,8 @@ def test_after_a_fused_pass_the_layers_own_backward_raises_and_a_bad_dout_is_nam
         block.backward(np.ones((2, 3, 2, 2)))
     with pytest.raises(ValueError, match=r"the input has 2 channels"):
         block.forward(np.ones((2, 2, 8, 8)))
+    with pytest.raises(ValueError, match=r"Pooling: the 2x2 window is larger than the padded"):
+        block.forward(np.ones((2, 1, 3, 4)))  # a 1x2 output: no window fits
 
 
 def test_blocks_takes_the_first_convolution_relu_and_pooling_only():

@@ -1,12 +1,13 @@
 """A network's first convolution, the ReLU after it and the max pooling after that, run as
 one block where the backend has a kernel for it.
 
-SimpleConvNet's step spends most of its time there: the convolution writes a (N, 30, 24, 24)
+SimpleConvNet's step spent most of its time there: the convolution writes a (N, 30, 24, 24)
 output, the ReLU and the pooling read it back window by window, and the backward walks the
-same windows again. A backend's kernel (NumPy's :mod:`xpnn.backends.numpy_conv_pool`) can
-build the patch matrix with its columns ordered by window position instead, so that the
-pooling and its backward run on contiguous blocks and the convolution's output is never laid
-out at all. That output is not a (N, F, OH, OW) array any more, which is why this is a block
+same windows again. The block's kernel builds the patch matrix with its columns ordered by
+window position instead (:mod:`xpnn.ops.conv_pool`, the portable reference; NumPy's own,
+:mod:`xpnn.backends.numpy_conv_pool`, gives its bits with reused buffers), so that the
+pooling and its backward run on contiguous blocks and the convolution's output is never
+laid out at all. That output is not a (N, F, OH, OW) array any more, which is why this is a block
 of three layers in a network's plans (:class:`xpnn.layers.Plans`) rather than something a
 layer does alone: what enters and leaves the block is what entered the convolution and
 left the pooling.
@@ -14,11 +15,12 @@ left the pooling.
 :func:`blocks` finds the blocks in a network's layers: a :class:`~xpnn.conv.Convolution`
 that computes no input gradient (a network's first layer), a :class:`~xpnn.layers.Relu`, a
 :class:`~xpnn.conv.Pooling` (these exact classes: a subclass may have changed what they
-compute). A block runs the kernel when, for the input it gets, the backend has one, the
-convolution would take the patch path (not NumPy's shifted rows) and the pooling windows
-lie side by side without padding (stride = pool size); otherwise, and on every other
-backend, it runs its three layers as a network does without it: the same values. The
-kernel's are the layers' up to rounding (``tests/test_conv_pool.py``).
+compute). A block runs the kernel when, for the input it gets, the backend has one
+(:meth:`xpnn.backends.Backend.conv_pool_kernel`: every backend but CuPy, whose own kernels
+run the layers in few launches), the convolution would take the patch path (not NumPy's
+shifted rows) and the pooling windows lie side by side without padding (stride = pool
+size); otherwise it runs its three layers as a network does without it: the same values to
+the bit. The kernel's are the layers' up to rounding (``tests/test_conv_pool.py``).
 """
 
 from __future__ import annotations
@@ -60,7 +62,8 @@ class ConvReluPool:
         """The pooling's output (N, FN, OH', OW') for x (N, C, H, W)."""
         conv, pool = self.conv, self.pool
         oh, ow = conv.output_hw(x)  # the layer's checks, before any kernel
-        kernel = self._kernel_for(x)
+        # a window larger than the convolution's output: the pooling's own error
+        kernel = self._kernel_for(x) if oh >= pool.pool_h and ow >= pool.pool_w else None
         self._fused = kernel is not None
         if kernel is None:
             return pool.forward(conv.forward_with(x, self.relu), train_flg)
