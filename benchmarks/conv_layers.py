@@ -44,7 +44,11 @@ def instrumented(net: Any, backend: xpnn.Backend, times: defaultdict) -> Iterato
     operations inside them, while the block runs; everything is put back after."""
     current = ["update"]
     seam_originals = {name: getattr(backend, name) for name in SEAM}
-    row_originals = {name: getattr(conv_rows, name) for name in ROW_COPIES}
+    # the row path's copies and additions and the block's elementwise parts: outside
+    # matmuls too, timed as the seam operations are
+    copies = [(module, name, getattr(module, name))
+              for module, names in ((conv_rows, ROW_COPIES), (numpy_conv_pool, BLOCK_PARTS))
+              for name in names]  # fmt: skip
 
     def seam(name: str, f: Callable[..., Any]) -> Callable[..., Any]:
         def timed(*args: Any, **kwargs: Any) -> Any:
@@ -72,11 +76,8 @@ def instrumented(net: Any, backend: xpnn.Backend, times: defaultdict) -> Iterato
 
     for name, f in seam_originals.items():
         setattr(backend, name, seam(name, f))
-    for name in ROW_COPIES:  # the row path's copies and additions: outside matmuls too
-        setattr(conv_rows, name, seam(name, getattr(conv_rows, name)))
-    block_originals = {name: getattr(numpy_conv_pool, name) for name in BLOCK_PARTS}
-    for name, f in block_originals.items():
-        setattr(numpy_conv_pool, name, seam(name, f))
+    for module, name, f in copies:
+        setattr(module, name, seam(name, f))
     names = {id(obj): lname for lname, obj in net.layers.items()}
 
     block_passes = {meth: getattr(ConvReluPool, meth) for meth in ("forward", "backward")}
@@ -107,10 +108,8 @@ def instrumented(net: Any, backend: xpnn.Backend, times: defaultdict) -> Iterato
     finally:
         for name in seam_originals:
             delattr(backend, name)  # the class's own method again
-        for name, f in row_originals.items():
-            setattr(conv_rows, name, f)
-        for name, f in block_originals.items():
-            setattr(numpy_conv_pool, name, f)
+        for module, name, f in copies:
+            setattr(module, name, f)
         for meth, f in block_passes.items():
             setattr(ConvReluPool, meth, f)
         for obj, meth in wrapped:

@@ -16,8 +16,6 @@ from xpnn.conv_pool import ConvReluPool, blocks
 from xpnn.layers import Affine, Relu, Sigmoid
 from xpnn.ops.conv_pool import PoolOrderedConv as Reference
 
-NUMPY = xpnn.get_backend("numpy")
-
 
 def host(seed, *shape):
     return np.random.default_rng(seed).normal(size=shape)

@@ -386,16 +386,22 @@ class Convolution(Layer):
         """Take dW (FN, C·FH·FW) and db (FN,), computed elsewhere, as this layer's gradients:
         written into the bound arrays (a network's flat buffer), else kept as new arrays."""
         xp = namespace_of(dW)
+        if self._into is None:
+            dW, self.db = xp.asarray(dW, copy=True), xp.asarray(db, copy=True)
+        else:
+            self.db[...] = db
+        self._store_dW(xp, dW)
+
+    def _store_dW(self, xp: Any, dW: Any) -> None:
+        """dW (FN, C·FH·FW) as ``self.dW``: written into the bound array (through its
+        matrix view where there is one), else a (FN, C, FH, FW) reshape of it."""
         shape = tuple(self.W.shape)
         if self._into is None:
-            self.dW = xp.reshape(xp.asarray(dW, copy=True), shape)
-            self.db = xp.asarray(db, copy=True)
-            return
-        if self._dW_matrix is not None:
+            self.dW = xp.reshape(dW, shape)
+        elif self._dW_matrix is not None:
             self._dW_matrix[...] = dW
         else:
             self.dW[...] = xp.reshape(dW, shape)
-        self.db[...] = db
 
     def _backward_by_rows(self, xp: Any, dout: Any) -> Any:
         """db, dW and dx by shifted rows (:mod:`xpnn.conv_rows`): dout written once into
@@ -418,18 +424,12 @@ class Convolution(Layer):
         """db = Σ dout and dW = dout · Pᵀ, computed as (P · doutᵀ)ᵀ: the same products,
         but OpenBLAS runs the (C·FH·FW, N·OH·OW) x (N·OH·OW, FN) order 1.2-1.5x faster
         (DeepConvNet's layers, one thread) and the small transpose costs nothing."""
-        shape = tuple(self.W.shape)
         dw_t = self.patches @ xp.matrix_transpose(d)  # (C·FH·FW, FN)
-        into = self._into
-        if into is None:
+        if self._into is None:
             self.db = xp.sum(d, axis=1)
-            self.dW = xp.reshape(xp.matrix_transpose(dw_t), shape)
-            return
-        into.sum_into(d, 1, self.db)
-        if self._dW_matrix is not None:
-            self._dW_matrix[...] = xp.matrix_transpose(dw_t)
         else:
-            self.dW[...] = xp.reshape(xp.matrix_transpose(dw_t), shape)
+            self._into.sum_into(d, 1, self.db)
+        self._store_dW(xp, xp.matrix_transpose(dw_t))
 
     def _dx_by_convolution(self, xp: Any, dout: Any) -> Any:
         """dx as a forward convolution of dout, padded by FH - 1 - pad, with the filters

@@ -28,7 +28,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from .conv import Convolution, Pooling
+from .conv import Convolution, Pooling, _check_dout
 from .layers import Relu
 
 __all__ = ["ConvReluPool", "blocks"]
@@ -92,11 +92,7 @@ class ConvReluPool:
         """``None`` (the convolution computes no input gradient); conv.dW and conv.db set."""
         if not self._fused:
             return self.conv.backward(self.pool.backward_after(dout, self.relu))
-        if tuple(dout.shape) != self._out_shape:
-            raise ValueError(
-                f"ConvReluPool.backward: dout has shape {tuple(dout.shape)}, the forward "
-                f"output {self._out_shape}"
-            )
+        _check_dout("ConvReluPool", dout, self._out_shape)
         dwb = self._kernel.backward(dout)  # [dW | db]
         self.conv.set_grads(dwb[:, :-1], dwb[:, -1])
         return None

@@ -76,7 +76,6 @@ class PoolOrderedConv:
         self._p: Any = None
         self._y: Any = None
         self._out: Any = None
-        self._pooled: tuple[int, ...] = ()
 
     def forward(self, x: Any, W: Any, b: Any, stride: int, pad: int, ph: int, pw: int,
                 oh: int, ow: int) -> Any:  # fmt: skip
@@ -89,14 +88,13 @@ class PoolOrderedConv:
         wb = xp.concat((xp.reshape(W, (fn, k)), xp.reshape(b, (fn, 1))), axis=1)
         self._y = xp.reshape(wb @ xp.reshape(self._p, (k + 1, -1)), (fn, ph * pw, -1))
         self._out = max_relu(self._y)
-        self._pooled = (n, fn, ohp, owp)
         return xp.permute_dims(xp.reshape(self._out, (fn, n, ohp, owp)), (1, 0, 2, 3))
 
     def backward(self, dout: Any) -> Any:
         """``[dW | db]`` (FN, C·FH·FW + 1) for dout (N, FN, OH', OW')."""
         xp = namespace_of(dout)
-        fn = self._pooled[1]
         p, out = self._p, self._out
+        fn = out.shape[0]
         positive = xp.astype(out > 0, dout.dtype)
         g = xp.reshape(xp.permute_dims(dout, (1, 0, 2, 3)), (fn, -1)) * positive
         dy = spread(self._y, out, g)
