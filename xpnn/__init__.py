@@ -27,6 +27,7 @@ from .callbacks import (
 from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from .conv import Convolution, Pooling, col2im, conv_output_size, im2col
 from .convnet import DeepConvNet, SimpleConvNet
+from .data_parallel import get_data_parallel, set_data_parallel
 from .datasets import (
     DatasetError,
     DatasetNotFoundError,
@@ -151,6 +152,7 @@ __all__ = [
     "col2im",
     "conv_output_size",
     "get_backend",
+    "get_data_parallel",
     "get_num_threads",
     "get_optimizer",
     "im2col",
@@ -164,6 +166,7 @@ __all__ = [
     "read_idx",
     "resolve_init",
     "save_checkpoint",
+    "set_data_parallel",
     "set_num_threads",
     "shuffle_dataset",
     "spawn_seeds",

@@ -271,6 +271,8 @@ class Convolution(Layer):
     therefore overwritten by the next ``forward``.
     """
 
+    per_sample = True
+
     PARAMS = (Param("W", "dW", decay=True), Param("b", "db"))
 
     def __init__(self, W: Any, b: Any, stride: int = 1, pad: int = 0,
@@ -496,6 +498,8 @@ class Pooling(Layer):
     ``dout`` to one element, its first maximum in row-major (i, j) order; an element that is
     the maximum of several overlapping windows gets the sum. No parameters.
     """
+
+    per_sample = True
 
     def __init__(self, pool_h: int, pool_w: int, stride: int = 1, pad: int = 0) -> None:
         self.pool_h = count("pool_h", pool_h, 1)

@@ -60,6 +60,7 @@ __all__ = [
     "backward_plan",
     "fused_plan",
     "held_dropout_masks",
+    "train_pass",
 ]
 
 
@@ -88,6 +89,10 @@ class Layer:
     BUFFERS: ClassVar[tuple[str, ...]] = ()
     GRAD_ATTRS: ClassVar[Mapping[str, str]] = MappingProxyType({})
 
+    #: Whether each sample's output and gradients depend on that sample alone, so that a
+    #: batch cut into parts gives the whole batch's results (:mod:`xpnn.data_parallel`).
+    #: Off unless a layer says so: BatchNormalization's statistics are the batch's.
+    per_sample: ClassVar[bool] = False
     #: The backend whose kernels this layer uses (set by a network; ``None``: the input's).
     backend: Backend | None = None
     _into: Backend | None = None  # the backend writing bound gradients (None: new arrays)
@@ -155,6 +160,8 @@ class Affine(Layer):
     backward pass's arithmetic.
     """
 
+    per_sample = True
+
     PARAMS = (Param("W", "dW", decay=True), Param("b", "db"))
 
     def __init__(self, W: Any, b: Any, input_grad: bool = True) -> None:
@@ -204,6 +211,8 @@ class Activation(Layer):
     """An elementwise activation, ``out = f(x)``, ``dx = dout · f'(x)`` written with ``out``
     (``kind``: ``"relu"``, ``"sigmoid"``, ``"tanh"``; see :mod:`xpnn.ops.activation`).
     ``backward`` returns a new array; ``dout`` is left as it was."""
+
+    per_sample = True
 
     kind: ClassVar[str] = "identity"
 
@@ -342,6 +351,8 @@ class Dropout(Layer):
     :func:`held_dropout_masks`).
     """
 
+    per_sample = True
+
     def __init__(self, dropout_ratio: float = 0.5, generator: Any = None) -> None:
         p = float(dropout_ratio)
         if not 0.0 <= p < 1.0:
@@ -415,6 +426,8 @@ class SoftmaxWithLoss(Layer):
     ``want_grad=True`` (what a network's training step passes) computes ``dx`` in the same
     pass, for the ``backward(1.0)`` that follows.
     """
+
+    per_sample = True
 
     def __init__(self) -> None:
         self.loss: Any = None
@@ -507,3 +520,16 @@ class Plans:
                 listed = self._group(listed)
             self._plans, self._key = (fused_plan(listed), backward_plan(listed)), key
         return self._plans
+
+
+def train_pass(plans: Plans, layers: Mapping[str, Any], last_layer: Any, x: Any, t: Any) -> Any:
+    """One forward pass of ``layers`` in training mode through ``last_layer`` (the loss) and
+    the backward pass, as a network's plans run them: the layers hold their gradients
+    afterwards. Returns the loss the last layer computed (a 0-d array)."""
+    for layer, act in plans.of(layers)[0]:
+        x = layer.forward(x, True) if act is None else layer.forward_with(x, act)
+    loss = last_layer.forward(x, t, want_grad=True)
+    dout = last_layer.backward(1.0)
+    for layer, act in plans.of(layers)[1]:  # the first layer returns None
+        dout = layer.backward(dout) if act is None else layer.backward_after(dout, act)
+    return loss

@@ -96,6 +96,24 @@ class ParameterStore:
             layer.bind(self.backend, params, grads)
 
     @property
+    def grads_flat(self) -> FlatDict:
+        """The gradient buffer itself (the layers' gradients are views of it)."""
+        assert self._grads is not None, "flatten() first"
+        return self._grads
+
+    def owns(self, layer: Layer) -> bool:
+        """Whether ``layer``'s declared parameters are all registered here and are still the
+        registered arrays (not arrays set on the layer since)."""
+        keys = self.keys_of(layer)
+        return len(keys) == len(layer.PARAMS) and all(
+            getattr(layer, name) is self.params[key] for name, key in keys.items()
+        )
+
+    def keys_of(self, layer: Layer) -> dict[str, str]:
+        """``{parameter name: network key}`` of the parameters ``layer`` registered."""
+        return {reg.param.name: key for key, reg in self._params.items() if reg.layer is layer}
+
+    @property
     def flat_params(self) -> FlatDict:
         assert isinstance(self.params, FlatDict), "flatten() first"
         return self.params

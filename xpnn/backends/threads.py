@@ -31,15 +31,31 @@ one part itself and waits for the others, re-raising their first error.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import itertools
+import operator
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any, TypeVar
 
 from .._validate import count
 
-__all__ = ["MIN_PART", "get_num_threads", "run_parts", "set_num_threads", "splits"]
+__all__ = [
+    "MIN_PART",
+    "available_cpus",
+    "count_or_auto",
+    "get_num_threads",
+    "on_this_thread_only",
+    "run_all",
+    "run_parts",
+    "set_num_threads",
+    "splits",
+]
+
+T = TypeVar("T")
 
 #: Elements below which a part is not worth a thread: a hand-off costs 20-200 µs, and NumPy
 #: runs ~1-4 float32 elements per ns through a ufunc or copy on one core (measured: above).
@@ -52,18 +68,31 @@ def _default_threads() -> int:
     text = os.environ.get("XPNN_NUM_THREADS", "").strip()
     if not text:
         return 1
-    if text.lower() == "auto":
-        return available_cpus()
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
+    return count_or_auto(
+        text, "XPNN_NUM_THREADS", "threads", "the CPUs this process may use",
+        "unset it for one thread",
+    )  # fmt: skip
+
+
+def count_or_auto(value: Any, name: str, unit: str, auto: str, hint: str) -> int:
+    """``value`` — an int, or text: a whole number or ``auto`` (:func:`available_cpus`) —
+    as a count >= 1; otherwise ``ValueError`` naming ``name``, the ``unit`` counted, what
+    ``auto`` gives and a ``hint``."""
+    number = 0
+    if isinstance(value, str):
+        if value.strip().lower() == "auto":
+            return available_cpus()
+        with contextlib.suppress(ValueError):
+            number = int(value.strip())
+    elif not isinstance(value, bool):  # True is rarely meant as 1
+        with contextlib.suppress(TypeError):
+            number = operator.index(value)  # NumPy's integers too
+    if number < 1:
         raise ValueError(
-            f"XPNN_NUM_THREADS must be a whole number of threads >= 1 or 'auto' (the CPUs "
-            f"this process may use), got {text!r}; unset it for one thread"
+            f"{name} must be a whole number of {unit} >= 1 or 'auto' ({auto}), got "
+            f"{value!r}; {hint}"
         )
-    return value
+    return number
 
 
 def available_cpus() -> int:
@@ -79,11 +108,24 @@ _threads = _default_threads()
 _pool: ThreadPoolExecutor | None = None
 _pool_size = 0
 _lock = threading.Lock()
+_local = threading.local()  # .alone: this thread's kernels stay on it (a data-parallel part)
 
 
 def get_num_threads() -> int:
     """The threads the NumPy backend's elementwise kernels use (its BLAS has its own)."""
     return _threads
+
+
+@contextlib.contextmanager
+def on_this_thread_only() -> Iterator[None]:
+    """Within the block, the kernels this thread calls run on it alone, whatever
+    :func:`get_num_threads` says: a part of a data-parallel step already has a core."""
+    before = getattr(_local, "alone", False)
+    _local.alone = True
+    try:
+        yield
+    finally:
+        _local.alone = before
 
 
 def set_num_threads(n: int) -> None:
@@ -123,6 +165,8 @@ def _workers(n: int) -> ThreadPoolExecutor:
 def _count(length: int, elements: int) -> int:
     """How many parts: one a thread, none of fewer than :data:`MIN_PART` of ``elements``,
     never more than ``length`` items."""
+    if _threads == 1 or getattr(_local, "alone", False):
+        return 1
     return min(_threads, length, max(1, elements // MIN_PART))
 
 
@@ -153,13 +197,25 @@ def run_parts(task: Callable[[int, int], object], length: int, elements: int) ->
     if len(bounds) == 1:
         task(0, length)
         return
-    futures: list[Future[object]] = []
-    pool = _workers(len(bounds) - 1)
+    run_all([functools.partial(task, lo, hi) for lo, hi in bounds])
+
+
+def run_all(tasks: Sequence[Callable[[], T]]) -> list[T]:
+    """Call every one of ``tasks`` at once, the first on the calling thread and the others
+    on the pool's threads; return their results in order when all are done. The first
+    error raised (in the order of ``tasks``) is raised again, after every task has ended:
+    none is left running when this returns or raises."""
+    if len(tasks) == 1:
+        return [tasks[0]()]
+    futures: list[Future[T]] = []
+    first: list[T] = []
+    pool = _workers(len(tasks) - 1)
     try:
-        futures = [pool.submit(task, lo, hi) for lo, hi in bounds[1:]]
-        task(*bounds[0])
+        futures = [pool.submit(task) for task in tasks[1:]]
+        first.append(tasks[0]())
     finally:
         errors = [f.exception() for f in futures]  # waits for each: none left writing
     for error in errors:
         if error is not None:
             raise error
+    return first + [f.result() for f in futures]
