@@ -25,6 +25,9 @@ rotated each round; medians over rounds; the device synchronised before a clock 
                    (accuracy evaluated on 100 train and 100 test samples), on NumPy
     xpnn threads   the same with xpnn's own threads set to the block's count too (its NumPy
                    kernels cut into parts, ``XPNN_NUM_THREADS``); NumPy only, blocks of 2+
+    xpnn parallel  the same with each step's batch cut into as many parts as the block has
+                   threads, run at once on one BLAS thread each (:mod:`xpnn.data_parallel`,
+                   ``XPNN_DATA_PARALLEL``); NumPy only, blocks of 2+
     torch eager    the same network in PyTorch on the same device: ``nn.Conv2d``, ``nn.ReLU``,
                    ``nn.MaxPool2d`` (``conv2d``/``max_pool2d``), ``nn.Linear``, ``nn.Dropout``,
                    ``CrossEntropyLoss``, autograd, ``torch.optim.Adam``; data on the device
@@ -126,7 +129,13 @@ CASES = [
         init="he",
     ),
 ]
-VARIANTS = ("floor", "torch", "xpnn Trainer", "xpnn threads", "book")
+VARIANTS = ("floor", "torch", "xpnn Trainer", "xpnn threads", "xpnn parallel", "book")
+#: The variants only of blocks of 2+ threads, and the xpnn setting each sets to the count.
+PER_THREAD_SETTING = {
+    "xpnn threads": (xpnn.get_num_threads, xpnn.set_num_threads),
+    "xpnn parallel": (xpnn.get_data_parallel, xpnn.set_data_parallel),
+}
+PER_THREAD = tuple(PER_THREAD_SETTING)
 
 
 @dataclass
@@ -601,6 +610,8 @@ def main(argv: list[str] | None = None) -> int:
     }
     if backend.name == "numpy" and not threads.follow:
         makers["xpnn threads"] = lambda c, d: xpnn_trainer(c, backend, d)
+    if backend.name == "numpy":
+        makers["xpnn parallel"] = lambda c, d: xpnn_trainer(c, backend, d)
     if torch is not None:
         makers["torch"] = lambda c, d: torch_loop(c, backend, d, torch)
     if book is not None:
@@ -611,7 +622,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.no_epochs:
         return 0
     variants = [v + ("" if t is None else f" @{t}") for t in thread_counts for v in VARIANTS
-                if v in makers and (v != "xpnn threads" or (t or 1) > 1)]  # fmt: skip
+                if v in makers and (v not in PER_THREAD or (t or 1) > 1)]  # fmt: skip
 
     def make(case: Case, variant: str, d: Data) -> mlp.Epoch:
         name, n_threads = split(variant)
@@ -619,15 +630,16 @@ def main(argv: list[str] | None = None) -> int:
 
         def with_threads() -> None:
             threads.set(n_threads)
-            if name != "xpnn threads" or n_threads is None:
+            if name not in PER_THREAD or n_threads is None:
                 epoch()
                 return
-            before = xpnn.get_num_threads()
-            xpnn.set_num_threads(n_threads)
+            get, set_ = PER_THREAD_SETTING[name]
+            before = get()
+            set_(n_threads)
             try:
                 epoch()
             finally:
-                xpnn.set_num_threads(before)
+                set_(before)
 
         return with_threads
 
