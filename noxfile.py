@@ -36,6 +36,7 @@ def tests(session: nox.Session) -> None:
 SUITE_NEEDS = {
     "numpy": "numpy>=1.26",
     "array_api_compat": "array-api-compat>=1.9",
+    "threadpoolctl": "threadpoolctl>=3.1",
     "tqdm": "tqdm>=4.66",
     "pytest": "pytest>=8",
     "array_api_strict": "array-api-strict>=2.3",

@@ -41,6 +41,7 @@ WHEELS = [
     "locket==1.0.0",
     "partd==1.4.2",
     "tblib==3.2.2",
+    "threadpoolctl==3.8.0",
     "tornado==6.6.1",
     "zict==3.0.0",
 ]
