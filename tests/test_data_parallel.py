@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from guarantees_support import assert_bitwise_equal, run_state
 from threadpoolctl import threadpool_info
 
 import xpnn
 from xpnn import data_parallel
 from xpnn.backends import threads
 from xpnn.backends.blas_threads import blas_threads
+from xpnn.callbacks import Callback
 from xpnn.layers import Relu
 
 
@@ -88,6 +90,37 @@ def test_training_in_parts_follows_training_in_one_and_repeats_to_the_bit():
     _close(runs[0], runs[1], 1e-10)  # the parameters the optimizer updated reached the copies
     for key in runs[1]:
         assert np.array_equal(runs[1][key], runs[2][key]), key
+
+
+class _CrashAt(Callback):
+    def __init__(self, step: int) -> None:
+        self.step = step
+
+    def on_step_begin(self, trainer, step: int) -> None:
+        if step == self.step:
+            raise KeyError("crash")
+
+
+def _deep_trainer(**kw):
+    x, t = _batch(160, (1, 12, 12), seed=5)
+    return xpnn.Trainer(NETWORKS["deep"][0](), x[:128], t[:128], x[128:], t[128:], epochs=2,
+                        mini_batch_size=32, optimizer="Adam", optimizer_param={"lr": 0.01},
+                        verbose=False, seed=2, **kw)  # fmt: skip
+
+
+def test_a_run_in_parts_resumed_from_a_step_checkpoint_ends_bitwise_like_one_never_stopped(
+    tmp_path,
+):
+    xpnn.set_data_parallel(2)
+    whole = _deep_trainer()
+    whole.train()
+    assert len(whole.network._replicas._replicas) == 1  # its steps ran in two parts
+    crashed = _deep_trainer(checkpoint_dir=tmp_path, checkpoint_steps=3, callbacks=[_CrashAt(6)])
+    with pytest.raises(KeyError, match="crash"):
+        crashed.train()
+    resumed = _deep_trainer(resume=tmp_path)
+    resumed.train()
+    assert_bitwise_equal(run_state(resumed), run_state(whole))
 
 
 def test_float32_parts_agree_with_one_part_to_float32_rounding():
