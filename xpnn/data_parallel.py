@@ -50,7 +50,7 @@ import copy
 import itertools
 import os
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from typing import Any
 
@@ -110,13 +110,17 @@ def _is_scalar_setting(name: str, value: Any) -> bool:
 
 
 class _Replica:
-    """One copy of a network's layers: the same parameter arrays, its own everything else."""
+    """What one part of a step runs: layers (a network's own, or a copy of them with the
+    same parameter arrays and everything else its own), their plans, the last layer, and
+    the flat gradient buffer their gradients are bound to."""
 
-    def __init__(self, layers: Sequence[Any], last_layer: Any, grads: FlatDict) -> None:
-        self.layers = {str(i): layer for i, layer in enumerate(layers)}
+    def __init__(
+        self, layers: Mapping[str, Any], plans: Plans, last_layer: Any, grads: FlatDict
+    ) -> None:
+        self.layers = layers
+        self.plans = plans
         self.last_layer = last_layer
         self.grads = grads
-        self.plans: Plans | None = None
 
 
 class _PartDraws:
@@ -198,15 +202,13 @@ class Replicas:
         layers = list(net.layers.values())
         key = (*map(id, layers), id(net.last_layer), id(net._store.grads_flat))
         if key != self._key or len(self._replicas) < k:
-            self._replicas = [_copy(net, layers) for _ in range(k)]
+            self._replicas = [_copy(net, Plans(self._group)) for _ in range(k)]
             self._key = key
         replicas = self._replicas[:k]
         for replica in replicas:
             for ours, theirs in zip(layers, replica.layers.values(), strict=True):
                 settings = {n: v for n, v in vars(ours).items() if _is_scalar_setting(n, v)}
                 vars(theirs).update(settings)
-            if replica.plans is None:
-                replica.plans = Plans(self._group)
         return replicas
 
     def loss_and_gradient(
@@ -218,8 +220,7 @@ class Replicas:
         the calling thread, each other by a copy on a thread of the pool."""
         replicas = self._copies(net, len(bounds) - 1)
         n = int(x.shape[0])
-        ours = _Replica(list(net.layers.values()), net.last_layer, net._store.grads())
-        ours.layers, ours.plans = net.layers, net._plans
+        ours = _Replica(net.layers, net._plans, net.last_layer, net._store.grads())
         runs = [ours, *replicas]
         with ExitStack() as stack:
             stack.enter_context(_shared_dropout_draws(net.backend, runs, n, bounds))
@@ -246,10 +247,12 @@ def _dropouts(layers: Sequence[Any]) -> list[Dropout]:
     return [layer for layer in layers if isinstance(layer, Dropout)]
 
 
-def _copy(net: Any, layers: Sequence[Any]) -> _Replica:
-    """A copy of ``layers`` and ``net.last_layer`` sharing ``net``'s parameter arrays, backend
-    and generators, its gradients bound to views of a new flat buffer of its own."""
+def _copy(net: Any, plans: Plans) -> _Replica:
+    """A copy of ``net``'s layers and last layer sharing its parameter arrays, backend and
+    generators, the gradients bound to views of a new flat buffer of its own; run by
+    ``plans``."""
     store = net._store
+    layers = list(net.layers.values())
     theirs = store.grads_flat.layout.zeros()
     memo: dict[int, Any] = {id(net.backend): net.backend, id(net.dropout_rng): net.dropout_rng}
     for array in store.params.values():
@@ -262,7 +265,7 @@ def _copy(net: Any, layers: Sequence[Any]) -> _Replica:
         if layer.PARAMS:
             keys = store.keys_of(layer)
             copied.bind_grads(net.backend, {name: theirs[key] for name, key in keys.items()})
-    return _Replica(copies[:-1], copies[-1], theirs)
+    return _Replica(dict(zip(net.layers, copies[:-1], strict=True)), plans, copies[-1], theirs)
 
 
 @contextmanager
@@ -295,7 +298,6 @@ def _shared_dropout_draws(
 def _part_task(run: _Replica, x: Any, t: Any) -> Callable[[], Any]:
     def task() -> Any:
         with on_this_thread_only():
-            assert run.plans is not None
             return train_pass(run.plans, run.layers, run.last_layer, x, t)
 
     return task
