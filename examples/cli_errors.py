@@ -16,6 +16,7 @@ A script imports this module before xpnn, builds its command line with
 
 Then a missing data set, a backend that cannot be used (``xpnn.BackendError``, raised by
 ``import xpnn`` for a bad ``XPNN_BACKEND`` or ``XPNN_DEVICE``, or by ``--backend``), a bad
+setting in the environment (``XPNN_NUM_THREADS``, ``XPNN_DATA_PARALLEL``, ``XPNN_MALLOC``), a bad
 argument (argparse's, or a ``ValueError`` from xpnn naming the value), a missing package or
 a file that cannot be read or written prints ``SCRIPT: error: ...`` on one line of stderr
 and exits with status 2; Ctrl-C prints ``SCRIPT: interrupted`` (followed by the
@@ -131,11 +132,13 @@ class ArgumentParser(argparse.ArgumentParser):
         fail(f"{message} (see {self.prog} --help)")
 
 
-# A bad XPNN_BACKEND or XPNN_DEVICE makes `import xpnn` itself raise: import it here, first,
-# so that the script's own `import xpnn` finds it imported, or the script ends in one line.
+# A bad XPNN_BACKEND or XPNN_DEVICE (an ImportError), or a bad XPNN_NUM_THREADS,
+# XPNN_DATA_PARALLEL or XPNN_MALLOC (a ValueError naming it), makes `import xpnn` itself
+# raise: import it here, first, so that the script's own `import xpnn` finds it imported,
+# or the script ends in one line.
 try:
     import xpnn  # noqa: F401
-except ImportError as _exc:
+except (ImportError, ValueError) as _exc:
     if _debug():
         raise
     fail(describe(_exc) or str(_exc))

@@ -82,6 +82,20 @@ def test_an_unusable_backend_at_import_is_one_line_saying_what_to_install(script
     assert "cupy" in line and "pip install 'xpnn[cuda12]'" in line
 
 
+@pytest.mark.parametrize(
+    ("variable", "says"),
+    [
+        ("XPNN_DATA_PARALLEL", "whole number of parts >= 1 or 'auto'"),
+        ("XPNN_NUM_THREADS", "whole number of threads >= 1 or 'auto'"),
+        ("XPNN_MALLOC", "must be 'keep'"),
+    ],
+)
+def test_a_bad_setting_in_the_environment_is_one_line_naming_it(variable, says, tmp_path):
+    proc = run_example("mnist.py", cwd=tmp_path, **{variable: "many"})
+    line = one_line_error(proc, "mnist.py")
+    assert line.startswith(f"{variable} ") and says in line and "'many'" in line
+
+
 @pytest.mark.parametrize("script", SCRIPTS)
 def test_a_bad_argument_is_one_line_naming_it(script, tmp_path):
     option = "--steps" if script == "optimizer_paths.py" else "--seed"  # an int option
