@@ -52,6 +52,33 @@ def test_parts_are_near_equal_and_none_is_smaller_than_the_minimum():
     assert data_parallel.parts_of(0, 4) == [(0, 0)]
 
 
+def test_inference_parts_hold_whole_steps_or_else_fit_in_one():
+    replicas, net = data_parallel.Replicas(), NETWORKS["simple"][0]()
+    xpnn.set_data_parallel(2)
+    assert replicas.eval_parts(net, 10_000, 200) == [(0, 5000), (5000, 10_000)]
+    assert replicas.eval_parts(net, 1000, 300) == [(0, 600), (600, 1000)]  # 4 steps, 2 each
+    assert replicas.eval_parts(net, 30, 200) == [(0, 30)]  # 15 samples a part: one part
+    xpnn.set_data_parallel(4)
+    assert replicas.eval_parts(net, 250, 200) == [(0, 62), (62, 125), (125, 187), (187, 250)]
+    xpnn.set_data_parallel(1)
+    assert replicas.eval_parts(net, 10_000, 200) == [(0, 10_000)]
+
+
+@pytest.mark.parametrize("batch_size", [None, 40, 1000])
+def test_accuracy_in_parts_counts_what_one_part_counts(batch_size):
+    make, shape = NETWORKS["deep"]
+    x, t = _batch(200, shape, seed=7)
+    net = make()
+    xpnn.set_data_parallel(1)
+    for i in range(3):  # a few steps, so the scores are not all alike
+        xpnn.Adam(lr=0.05).update(net.params, net.gradient(x[i * 50 : i * 50 + 50], t[:50]))
+    one = net.accuracy(x, t, batch_size)
+    xpnn.set_data_parallel(3)
+    assert net.accuracy(x, t, batch_size) == one
+    assert len(net._replicas._replicas) == 2  # it ran in three parts
+    assert net.accuracy(x, np.eye(10)[t], batch_size) == one  # one-hot labels too
+
+
 NETWORKS = {
     "deep": (lambda: xpnn.DeepConvNet((1, 12, 12), hidden_size=20, dtype="float64", seed=3),
              (1, 12, 12)),

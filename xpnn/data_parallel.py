@@ -28,8 +28,14 @@ network's generator draws the whole batch's mask for a layer once, in layer orde
 each part takes its rows), so a seed trains the same network with any number of parts up
 to rounding.
 
-**Where it applies.** ``net.gradient``/``loss_and_gradient`` (and so the Trainer) on the
-NumPy backend, when more than one part is asked for, the network has a convolution,
+**Inference too.** ``net.accuracy`` (and so the Trainer's evaluation) runs its
+``batch_size``-sample forward passes in parts at once the same way, each part whole
+batches: a DeepConvNet's accuracy on 10,000 images 2.8 -> 1.9 s on the machine above. The
+count is one part's up to rounding of the scores (a tie between two classes' scores could
+fall the other way).
+
+**Where it applies.** ``net.gradient``/``loss_and_gradient``/``accuracy`` (and so the
+Trainer) on the NumPy backend, when more than one part is asked for, the network has a convolution,
 every layer computes each sample on its own (:attr:`xpnn.layers.Layer.per_sample`; not
 BatchNormalization, whose statistics are the batch's, nor a layer of the user's own that
 does not say so), no dropout layer holds a ``fixed_mask``, and the batch has at least
@@ -52,13 +58,13 @@ import os
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from .backends.blas_threads import blas_threads
 from .backends.threads import count_or_auto, on_this_thread_only, run_all
 from .conv import Convolution
 from .flat import FlatDict
-from .layers import Dropout, Plans, train_pass
+from .layers import Dropout, Plans, forward_pass, train_pass
 
 __all__ = [
     "MIN_PART_SAMPLES",
@@ -72,6 +78,8 @@ __all__ = [
 MIN_PART_SAMPLES = 16
 
 _ENV = "XPNN_DATA_PARALLEL"
+
+T = TypeVar("T")
 
 
 def _parse(value: Any, name: str) -> int:
@@ -210,6 +218,43 @@ class Replicas:
                 settings = {n: v for n, v in vars(ours).items() if _is_scalar_setting(n, v)}
                 vars(theirs).update(settings)
         return replicas
+
+    def eval_parts(self, net: Any, n: int, step: int) -> list[tuple[int, int]]:
+        """The parts an inference pass of ``net`` over ``n`` samples, ``step`` at a time,
+        runs in: whole steps each (the forward passes see the batches they would in one
+        part), or where there are fewer steps than parts, parts of the samples."""
+        wanted = _parts
+        if wanted == 1 or not self.applies(net):
+            return [(0, n)]
+        steps = -(-n // step)
+        if steps < wanted:  # each part under one step
+            return parts_of(n, wanted)
+        cuts = [steps * i // wanted for i in range(wanted + 1)]
+        return [(lo * step, min(hi * step, n)) for lo, hi in itertools.pairwise(cuts)]
+
+    def map_parts(
+        self,
+        net: Any,
+        bounds: Sequence[tuple[int, int]],
+        task: Callable[[Callable[[Any], Any], int, int], T],
+    ) -> list[T]:
+        """``task(predict, lo, hi)`` for each part ``(lo, hi)`` of ``bounds`` at once, one
+        BLAS thread each, ``predict`` being the inference forward pass of that part's
+        layers (``net``'s own for the first); the results in order."""
+        if len(bounds) == 1:
+            return [task(lambda b: forward_pass(net._plans, net.layers, b, False), *bounds[0])]
+        runs = [(net.layers, net._plans)]
+        runs += [(r.layers, r.plans) for r in self._copies(net, len(bounds) - 1)]
+
+        def part(layers: Mapping[str, Any], plans: Plans, lo: int, hi: int) -> Callable[[], T]:
+            def run() -> T:
+                with on_this_thread_only():
+                    return task(lambda b: forward_pass(plans, layers, b, False), lo, hi)
+
+            return run
+
+        with blas_threads(1):
+            return run_all([part(*run, lo, hi) for run, (lo, hi) in zip(runs, bounds, strict=True)])
 
     def loss_and_gradient(
         self, net: Any, x: Any, t: Any, bounds: Sequence[tuple[int, int]]

@@ -522,13 +522,18 @@ class Plans:
         return self._plans
 
 
+def forward_pass(plans: Plans, layers: Mapping[str, Any], x: Any, train_flg: bool) -> Any:
+    """``layers``' output for ``x``, as a network's plans run them (before its last layer)."""
+    for layer, act in plans.of(layers)[0]:
+        x = layer.forward(x, train_flg) if act is None else layer.forward_with(x, act)
+    return x
+
+
 def train_pass(plans: Plans, layers: Mapping[str, Any], last_layer: Any, x: Any, t: Any) -> Any:
     """One forward pass of ``layers`` in training mode through ``last_layer`` (the loss) and
     the backward pass, as a network's plans run them: the layers hold their gradients
     afterwards. Returns the loss the last layer computed (a 0-d array)."""
-    for layer, act in plans.of(layers)[0]:
-        x = layer.forward(x, True) if act is None else layer.forward_with(x, act)
-    loss = last_layer.forward(x, t, want_grad=True)
+    loss = last_layer.forward(forward_pass(plans, layers, x, True), t, want_grad=True)
     dout = last_layer.backward(1.0)
     for layer, act in plans.of(layers)[1]:  # the first layer returns None
         dout = layer.backward(dout) if act is None else layer.backward_after(dout, act)

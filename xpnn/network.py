@@ -43,7 +43,7 @@ from .conv_pool import blocks as conv_pool_blocks
 from .data_parallel import Replicas
 from .gradcheck import numerical_gradient as _numerical_gradient
 from .inputs import InputChecks
-from .layers import Dropout, Layer, Plans, SoftmaxWithLoss, held_dropout_masks
+from .layers import Dropout, Layer, Plans, SoftmaxWithLoss, forward_pass, held_dropout_masks
 from .onnx_export import export_onnx
 from .parameters import ParameterStore
 from .params_io import load_params, save_params
@@ -65,6 +65,18 @@ def _count_correct(xp: Any, predict: Any, x: Any, t: Any, step: int) -> Any:
         y = xp.argmax(predict(x[i:j, ...]), axis=1)
         correct.append(xp.count_nonzero(y == t[i:j]))
     return correct[0] if len(correct) == 1 else xp.sum(xp.stack(correct))
+
+
+def _correct_in_parts(net: Network, x: Any, t: Any, step: int) -> int:
+    """:func:`_count_correct` of ``net``'s inference on ``x``, in parts at once where
+    :mod:`xpnn.data_parallel` cuts it (one read of the device per part)."""
+    xp, replicas = net.backend.xp, net._replicas
+    counts = replicas.map_parts(
+        net,
+        replicas.eval_parts(net, int(x.shape[0]), step),
+        lambda predict, lo, hi: _count_correct(xp, predict, x[lo:hi, ...], t[lo:hi], step),
+    )
+    return sum(int(c) for c in counts)
 
 
 class Network:
@@ -173,9 +185,7 @@ class Network:
 
     # -- forward and backward ------------------------------------------------------------
     def _predict(self, x: Any, train_flg: bool) -> Any:
-        for layer, act in self._plans.of(self.layers)[0]:
-            x = layer.forward(x, train_flg) if act is None else layer.forward_with(x, act)
-        return x
+        return forward_pass(self._plans, self.layers, x, train_flg)
 
     def _loss(self, x: Any, t: Any, train_flg: bool) -> Any:
         loss = self.last_layer.forward(self._predict(x, train_flg), t)
@@ -234,6 +244,7 @@ class Network:
         The forward passes take ``batch_size`` samples at a time (default
         :attr:`eval_batch_size`; ``None`` there: all at once), which bounds the memory a
         convolutional network's patch matrices take; the result does not depend on it.
+        After :func:`xpnn.set_data_parallel`, parts of ``x`` may run at once.
         """
         with self.backend.activate():
             x, t = self.inputs.check_batch(x, t)
@@ -244,7 +255,7 @@ class Network:
             if batch_size is None:
                 batch_size = self.eval_batch_size
             step = n if batch_size is None else positive_int("batch_size", batch_size)
-            return int(_count_correct(xp, lambda b: self._predict(b, False), x, t, step)) / n
+            return _correct_in_parts(self, x, t, step) / n
 
     def numerical_gradient(self, x: Any, t: Any, h: float = 1e-4) -> dict[str, Any]:
         """Gradients of :meth:`loss` (training mode) by central differences (slow; use a
