@@ -35,7 +35,8 @@ count is one part's up to rounding of the scores (a tie between two classes' sco
 fall the other way).
 
 **Where it applies.** ``net.gradient``/``loss_and_gradient``/``accuracy`` (and so the
-Trainer) on the NumPy backend, when more than one part is asked for, the network has a convolution,
+Trainer) on the NumPy backend (the backends whose ``parts_on_threads`` gives a context),
+when more than one part is asked for, the network has a convolution,
 every layer computes each sample on its own (:attr:`xpnn.layers.Layer.per_sample`; not
 BatchNormalization, whose statistics are the batch's, nor a layer of the user's own that
 does not say so), no dropout layer holds a ``fixed_mask``, and the batch has at least
@@ -60,7 +61,6 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from typing import Any, TypeVar
 
-from .backends.blas_threads import blas_threads
 from .backends.threads import count_or_auto, on_this_thread_only, run_all
 from .conv import Convolution
 from .flat import FlatDict
@@ -183,16 +183,17 @@ class Replicas:
     def parts(self, net: Any, n: int) -> list[tuple[int, int]]:
         """The parts a training step of ``net`` on ``n`` samples runs in: ``[(0, n)]`` where
         it runs in one (see the module docstring)."""
-        wanted = _parts
-        if wanted == 1 or not self.applies(net):
-            return [(0, n)]
-        return parts_of(n, wanted)
+        return parts_of(n, self._wanted(net))
+
+    def _wanted(self, net: Any) -> int:
+        """The parts asked for, where ``net``'s passes may be cut into parts; else 1."""
+        return 1 if _parts == 1 or not self.applies(net) else _parts
 
     @staticmethod
     def applies(net: Any) -> bool:
-        """Whether ``net``'s steps may be cut into parts (the module docstring's list, but
+        """Whether ``net``'s passes may be cut into parts (the module docstring's list, but
         for the batch size and the number of parts asked for)."""
-        if net.backend.name != "numpy":
+        if net.backend.parts_on_threads() is None:
             return False
         layers = [*net.layers.values(), net.last_layer]
         if not all(getattr(layer, "per_sample", False) for layer in layers):
@@ -223,8 +224,8 @@ class Replicas:
         """The parts an inference pass of ``net`` over ``n`` samples, ``step`` at a time,
         runs in: whole steps each (the forward passes see the batches they would in one
         part), or where there are fewer steps than parts, parts of the samples."""
-        wanted = _parts
-        if wanted == 1 or not self.applies(net):
+        wanted = self._wanted(net)
+        if wanted == 1:
             return [(0, n)]
         steps = -(-n // step)
         if steps < wanted:  # each part under one step
@@ -253,7 +254,7 @@ class Replicas:
 
             return run
 
-        with blas_threads(1):
+        with net.backend.parts_on_threads():
             return run_all([part(*run, lo, hi) for run, (lo, hi) in zip(runs, bounds, strict=True)])
 
     def loss_and_gradient(
@@ -269,7 +270,7 @@ class Replicas:
         runs = [ours, *replicas]
         with ExitStack() as stack:
             stack.enter_context(_shared_dropout_draws(net.backend, runs, n, bounds))
-            stack.enter_context(blas_threads(1))
+            stack.enter_context(net.backend.parts_on_threads())
             losses = run_all(
                 [
                     _part_task(run, x[lo:hi, ...], t[lo:hi, ...])
@@ -279,8 +280,7 @@ class Replicas:
         grads = ours.grads
         flat = grads.flat
         (lo, hi), *others = bounds
-        if (hi - lo) != n:
-            flat *= (hi - lo) / n
+        flat *= (hi - lo) / n
         loss = losses[0] * ((hi - lo) / n)
         for replica, part_loss, (lo, hi) in zip(replicas, losses[1:], others, strict=True):
             flat += replica.grads.flat * ((hi - lo) / n)

@@ -159,6 +159,13 @@ class Backend:
     def synchronize(self) -> None:
         """Block until all work queued on the device has finished (a no-op on the CPU)."""
 
+    def parts_on_threads(self) -> contextlib.AbstractContextManager[Any] | None:
+        """A context manager within which parts of a batch run at once on threads of this
+        process, each part's matrix products on one thread (:mod:`xpnn.data_parallel`), or
+        ``None`` where parts are not run so: by default (a GPU already runs a whole batch
+        at once; measured only on NumPy)."""
+        return None
+
     # -- data movement ------------------------------------------------------------------
     def asarray(self, data: Any, dtype: Any = None, *, copy: bool | None = None) -> Any:
         """Move ``data`` (a host NumPy array, a scalar, a list, or an array of this backend)

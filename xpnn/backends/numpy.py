@@ -48,6 +48,7 @@ they tied with NumPy on one machine and were 1.3-1.4x slower per epoch on anothe
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 from typing import Any
@@ -59,6 +60,7 @@ from ..ops.conv import output_hw, pad_image, window
 from ..ops.pool import maxpool_forward as _maxpool_reference
 from ..random import Generator, shape_of
 from .base import Backend, DeviceBackendError
+from .blas_threads import blas_threads
 from .host_memory import keep_freed_memory
 from .numpy_conv_pool import PoolOrderedConv
 from .threads import run_parts, splits
@@ -102,6 +104,9 @@ class NumpyBackend(Backend):
 
     def needs_transfer(self, x: Any) -> bool:
         return False  # host arrays are this backend's own
+
+    def parts_on_threads(self) -> contextlib.AbstractContextManager[Any]:
+        return blas_threads(1)  # NumPy's BLAS threads each product: one thread a part
 
     def to_numpy(self, array: Any) -> np.ndarray:
         return np.array(array, copy=True)
