@@ -34,7 +34,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import itertools
-import operator
 import os
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -76,23 +75,21 @@ def _default_threads() -> int:
 
 def count_or_auto(value: Any, name: str, unit: str, auto: str, hint: str) -> int:
     """``value`` — an int, or text: a whole number or ``auto`` (:func:`available_cpus`) —
-    as a count >= 1; otherwise ``ValueError`` naming ``name``, the ``unit`` counted, what
-    ``auto`` gives and a ``hint``."""
-    number = 0
+    as a count >= 1 (:func:`xpnn._validate.count`); otherwise ``ValueError`` naming
+    ``name``, the ``unit`` counted, what ``auto`` gives and a ``hint``."""
+    number = value
     if isinstance(value, str):
         if value.strip().lower() == "auto":
             return available_cpus()
         with contextlib.suppress(ValueError):
             number = int(value.strip())
-    elif not isinstance(value, bool):  # True is rarely meant as 1
-        with contextlib.suppress(TypeError):
-            number = operator.index(value)  # NumPy's integers too
-    if number < 1:
+    try:
+        return count(name, number, 1)
+    except ValueError:  # count's errors, of the wrong kind of value too, are ValueErrors
         raise ValueError(
             f"{name} must be a whole number of {unit} >= 1 or 'auto' ({auto}), got "
             f"{value!r}; {hint}"
-        )
-    return number
+        ) from None
 
 
 def available_cpus() -> int:
@@ -193,11 +190,7 @@ def run_parts(task: Callable[[int, int], object], length: int, elements: int) ->
 
     ``task`` must write disjoint memory for disjoint parts (an elementwise operation on
     slices along one axis does)."""
-    bounds = parts(length, elements)
-    if len(bounds) == 1:
-        task(0, length)
-        return
-    run_all([functools.partial(task, lo, hi) for lo, hi in bounds])
+    run_all([functools.partial(task, lo, hi) for lo, hi in parts(length, elements)])
 
 
 def run_all(tasks: Sequence[Callable[[], T]]) -> list[T]:
