@@ -30,6 +30,12 @@ import xpnn
 # named like tests (batch_norm_test.py) but are not pytest's to import.
 collect_ignore = ["book_repo"]
 
+# XPNN_DATA may be relative to where pytest was started (XPNN_DATA=../shared/datasets); the
+# tests run scripts from other folders (tmp_path, the book's chapters), which inherit it, so
+# it is made absolute once, here, before any of them starts.
+if os.environ.get("XPNN_DATA", "").strip():
+    os.environ["XPNN_DATA"] = os.path.abspath(os.path.expanduser(os.environ["XPNN_DATA"].strip()))
+
 
 @dataclass(frozen=True)
 class Case:
